@@ -1,0 +1,48 @@
+"""Shared fixtures: a fresh runtime node per test, optionally on a manual clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from soundforge.runtime.clock import ManualClock
+from soundforge.runtime.node import Node
+from soundforge.runtime.process import Pid
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Node]:
+    """A running node on the real clock; everything still alive is killed afterwards."""
+    async with Node() as n:
+        yield n
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def manual_node(clock: ManualClock) -> AsyncIterator[Node]:
+    """A node whose timers only fire when the test calls ``await clock.advance(s)``."""
+    async with Node(clock=clock) as n:
+        yield n
+
+
+@pytest.fixture
+async def shell(node: Node) -> AsyncIterator[Pid]:
+    """The test itself as a process (it can receive, link, monitor and trap exits)."""
+    proc = node.attach()
+    yield proc.pid
+    node.detach(proc)
+
+
+@pytest.fixture
+async def manual_shell(manual_node: Node) -> AsyncIterator[Pid]:
+    proc = manual_node.attach()
+    yield proc.pid
+    manual_node.detach(proc)
