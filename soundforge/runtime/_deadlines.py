@@ -21,10 +21,11 @@ __all__ = ["Deadlines"]
 
 
 class Deadlines:
-    __slots__ = ("_armed", "_clock", "_queues")
+    __slots__ = ("_armed", "_clock", "_queues", "_time")
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        self._time = clock.time
         self._queues: dict[float, deque[tuple[float, From]]] = {}
         self._armed: set[float] = set()
 
@@ -36,7 +37,7 @@ class Deadlines:
         else:
             while queue and queue[0][1].fut.done():
                 queue.popleft()
-        deadline = self._clock.time() + timeout
+        deadline = self._time() + timeout
         queue.append((deadline, from_))
         if timeout not in self._armed:
             self._armed.add(timeout)

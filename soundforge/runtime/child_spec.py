@@ -76,7 +76,7 @@ StartFunction = Callable[..., Awaitable[StartResult]]
 class ChildSpec:
     """One child of a supervisor (OTP's child spec map)."""
 
-    id: Hashable
+    id: Any  # any hashable term; often the child's class
     start: StartFunction
     args: tuple[Any, ...] = ()
     restart: Restart = Restart.PERMANENT

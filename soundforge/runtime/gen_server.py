@@ -35,7 +35,7 @@ import asyncio
 import inspect
 import logging
 import math
-from collections.abc import Hashable
+from collections.abc import Awaitable, Hashable
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
@@ -334,6 +334,7 @@ def _discard_unstarted(proc: Process) -> None:
 async def _serve(proc: Process, server: GenServer[Any], state: Any, action: Any) -> None:
     mailbox = proc.mailbox
     clock = proc.node.clock
+    create_future = proc.node.loop.create_future
     asyncs = server._async
     handle_call = server.handle_call
     handle_cast = server.handle_cast
@@ -365,7 +366,8 @@ async def _serve(proc: Process, server: GenServer[Any], state: Any, action: Any)
                     raise BadReturn(f"unknown action {action!r}; expected a timeout or Continue")
             if not mailbox:
                 budget = FAIRNESS_BUDGET
-                await proc.wait()
+                waiter = proc._waiter = create_future()
+                await waiter
             elif budget == 0:
                 budget = FAIRNESS_BUDGET
                 await asyncio.sleep(0)
@@ -496,11 +498,13 @@ def whereis(server: Server) -> Pid | None:
     return proc.pid if proc is not None else None
 
 
-async def call(server: Server, request: Any, timeout: float | None = 5.0) -> Any:
+def call(server: Server, request: Any, timeout: float | None = 5.0) -> Awaitable[Any]:
     """Send ``request`` and wait for the reply (default 5 s; ``None`` waits forever).
 
     Raises :class:`NoProc` (no such process), :class:`CallingSelf`, :class:`CallTimeout`
-    (a late reply is then dropped, never delivered) or :class:`ServerExited`.
+    (a late reply is then dropped, never delivered) or :class:`ServerExited`. Use it as
+    ``await call(...)``: it returns the reply's future itself rather than a coroutine, which
+    saves a coroutine per call on the hottest path of the runtime.
     """
     proc = server._proc if type(server) is Pid else resolve(server)
     if proc is None:
@@ -508,11 +512,18 @@ async def call(server: Server, request: Any, timeout: float | None = 5.0) -> Any
     caller = _current.get()
     if proc is caller:
         raise CallingSelf(server, request)
-    from_ = From(request, proc.node.loop.create_future(), caller.pid if caller else None, proc)
-    proc.deliver(from_)
+    node = proc.node
+    fut = node.loop.create_future()
+    from_ = From(request, fut, caller.pid if caller is not None else None, proc)
+    proc.mailbox.append(from_)
+    waiter = proc._waiter
+    if waiter is not None:
+        proc._waiter = None
+        if not waiter.done():
+            waiter.set_result(None)
     if timeout is not None:
-        proc.node.deadlines.add(from_, timeout)
-    return await from_.fut
+        node.deadlines.add(from_, timeout)
+    return fut
 
 
 def cast(server: Server, msg: Any) -> None:

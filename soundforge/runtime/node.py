@@ -47,9 +47,10 @@ class Node:
         self._next_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._token: Token[Node | None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._clock: Clock | None = None
-        self._deadlines: Deadlines | None = None
+        # Set by start(); plain attributes because every call and wakeup reads them.
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self.clock: Clock = None  # type: ignore[assignment]
+        self.deadlines: Deadlines = None  # type: ignore[assignment]
         self._stop_callbacks: list[Callable[[], Awaitable[None]]] = []
         #: Per-node state of runtime services the node itself does not know (the port table
         #: and its reaper, ...), keyed by the owning module's name; it lives as long as the node.
@@ -71,9 +72,9 @@ class Node:
 
     def start(self) -> None:
         """Bind the node to the running loop and make it the current node of this context."""
-        self._loop = asyncio.get_running_loop()
-        self._clock = self._clock_arg or LoopClock(self._loop)
-        self._deadlines = Deadlines(self._clock)
+        self.loop = asyncio.get_running_loop()
+        self.clock = self._clock_arg or LoopClock(self.loop)
+        self.deadlines = Deadlines(self.clock)
         self._token = _node.set(self)
 
     async def stop(self, timeout: float = 5.0) -> None:
@@ -104,21 +105,6 @@ class Node:
         processes (a port's OS process group, the port reaper).
         """
         self._stop_callbacks.append(callback)
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        assert self._loop is not None, "the node is not started"
-        return self._loop
-
-    @property
-    def clock(self) -> Clock:
-        assert self._clock is not None, "the node is not started"
-        return self._clock
-
-    @property
-    def deadlines(self) -> Deadlines:
-        assert self._deadlines is not None, "the node is not started"
-        return self._deadlines
 
     # -- processes --------------------------------------------------------------------
 

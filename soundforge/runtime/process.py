@@ -138,7 +138,7 @@ class From:
     ``handle_call`` may reply later by keeping it and calling :func:`gen_server.reply`.
     """
 
-    __slots__ = ("caller", "fut", "request", "server", "timeout")
+    __slots__ = ("caller", "fut", "request", "server")
 
     def __init__(
         self, request: Any, fut: asyncio.Future[Any], caller: Pid | None, server: Process
@@ -147,7 +147,6 @@ class From:
         self.fut = fut
         self.caller = caller
         self.server = server
-        self.timeout: float | None = None
 
     def reply(self, value: Any) -> None:
         fut = self.fut
@@ -472,6 +471,8 @@ def send(dest: Pid | Name, msg: Any) -> None:
     """Send ``msg``; never blocks, never fails (a dead pid or unknown name drops it)."""
     if type(dest) is Pid:
         proc = dest._proc
+    elif hasattr(dest, "whereis"):  # a via-name (gen_server.ViaName): its registry knows
+        proc = dest.whereis()
     else:
         proc = current_node().names.get(dest)
     if proc is not None:

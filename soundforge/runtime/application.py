@@ -1,0 +1,114 @@
+"""Application: run a supervision tree as a program until it is told to stop.
+
+OTP's application master starts the top supervisor, and stops it when the node is asked to
+stop; a top supervisor that gives up stops the node. Here::
+
+    app = Application(Root.child_spec())
+    exit_code = await app.run()          # until SIGINT/SIGTERM or app.request_stop()
+
+``run`` starts a :class:`Node`, starts the root (children in order), waits, then stops the
+root with its ``shutdown`` spec (children in reverse order, each by its own spec) within
+``stop_timeout`` seconds — after that the root is killed and whatever is left is killed by the
+node. Crashes are logged once, by the supervisor that handles them. The exit code is 0 for a
+requested stop and 1 when the tree failed to start or its root died on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import msgspec
+
+from soundforge.runtime._shutdown import shutdown_child
+from soundforge.runtime.child_spec import ChildSpec
+from soundforge.runtime.clock import Clock
+from soundforge.runtime.exit import format_reason
+from soundforge.runtime.node import Node
+from soundforge.runtime.process import Exit, Process, receive, trap_exit
+from soundforge.runtime.results import Error, Ignore, Ok
+
+__all__ = ["Application", "StopRequested"]
+
+log = logging.getLogger(__name__)
+
+
+class StopRequested(msgspec.Struct, frozen=True):
+    """Delivered to the application master to stop the tree (a signal, or a caller)."""
+
+    why: str
+
+
+class Application:
+    """The application master: owns the node and the root of the supervision tree."""
+
+    def __init__(
+        self,
+        root: ChildSpec,
+        *,
+        stop_timeout: float = 30.0,
+        clock: Clock | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.root_spec = root
+        self.stop_timeout = stop_timeout
+        self.handle_signals = handle_signals
+        self.node = Node(clock=clock)
+        self.started = asyncio.Event()
+        self._master: Process | None = None
+
+    def request_stop(self, why: str = "requested") -> None:
+        """Ask the running application to stop its tree and return from :meth:`run`."""
+        if self._master is not None:
+            self._master.deliver(StopRequested(why))
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        async with self.node as node:
+            self._master = node.attach("application")
+            trap_exit(True)
+            signals = self._install_signals(loop) if self.handle_signals else []
+            try:
+                return await self._run_tree()
+            finally:
+                for sig in signals:
+                    loop.remove_signal_handler(sig)
+                node.detach(self._master)
+                self._master = None
+
+    async def _run_tree(self) -> int:
+        spec = self.root_spec
+        result = await spec.start(*spec.args)
+        if isinstance(result, Error):
+            log.error("the application failed to start: %s", format_reason(result.reason))
+            return 1
+        if isinstance(result, Ignore) or not isinstance(result, Ok):
+            log.error("the application's root did not start (%r)", result)
+            return 1
+        root = result.pid
+        self.node.root = root._proc
+        self.started.set()
+        msg: Any = await receive(
+            match=lambda m: isinstance(m, StopRequested) or (isinstance(m, Exit) and m.pid is root)
+        )
+        if isinstance(msg, Exit):
+            # Escalation reached the top (OTP: a permanent application stops the node).
+            log.error("the application's root exited: %s; stopping", format_reason(msg.reason))
+            return 1
+        log.info("stopping the application (%s)", msg.why)
+        assert self._master is not None
+        reason = await shutdown_child(self._master, root, self.stop_timeout)
+        log.info("the application stopped (%s)", format_reason(reason))
+        return 0
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+            except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+                continue
+            installed.append(sig)
+        return installed
