@@ -1,0 +1,3 @@
+from soundforge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks shipped with the package (``soundforge bench NAME``); each prints JSON."""

@@ -1,0 +1,176 @@
+"""The ``soundforge`` command: one entry point, one subcommand per use.
+
+    soundforge serve            run the studio server's supervision tree until Ctrl-C
+    soundforge tree [--json]    start the tree, print it as the admin console sees it, stop
+    soundforge bench runtime    measure the actor runtime (one JSON object)
+    soundforge version
+
+This is the only module that configures logging. Errors reaching the user are one sentence
+on stderr and an exit code (2 for a command-line mistake), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import msgspec
+
+from soundforge import __version__
+from soundforge.errors import SoundForgeError
+
+__all__ = ["main"]
+
+log = logging.getLogger("soundforge")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one sentence and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if "invalid choice" in message:
+            argument = message.split(":", 1)[0].removeprefix("argument ").strip().lower()
+            bad = message.split("invalid choice: ", 1)[1].split(" (choose", 1)[0]
+            choices = message.split("(choose from ", 1)[-1].rstrip(")")
+            message = f"unknown {argument} {bad} (choose from {choices})"
+        elif message.startswith("the following arguments are required"):
+            missing = message.split(": ", 1)[1].lower()
+            message = f"a {missing} is required"
+        self.exit(2, f"{self.prog}: {message}. Run '{self.prog} --help' to see what it accepts.\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="soundforge",
+        description="SoundForge: a self-hosted studio server for musicians, DJs and producers.",
+    )
+    parser.add_argument("--version", action="version", version=f"soundforge {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (default: info)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    serve = commands.add_parser("serve", help="run the studio server until Ctrl-C or SIGTERM")
+    serve.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=30.0,
+        help="seconds the tree may take to stop before what is left is killed (default: 30)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    tree = commands.add_parser("tree", help="start the supervision tree, print it, and stop")
+    tree.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    tree.set_defaults(handler=_tree)
+
+    bench = commands.add_parser("bench", help="run a benchmark and print one JSON object")
+    bench.add_argument("name", metavar="BENCHMARK", choices=["runtime"], help="runtime")
+    bench.add_argument("--quick", action="store_true", help="a tenth of the iterations")
+    bench.add_argument(
+        "--asyncio", action="store_true", help="use the stdlib event loop instead of uvloop"
+    )
+    bench.set_defaults(handler=_bench)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(handler=lambda args: print(f"soundforge {__version__}") or 0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except SoundForgeError as error:
+        print(f"soundforge: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from soundforge.runtime.application import Application
+    from soundforge.supervisors import Root
+
+    async def serve() -> int:
+        app = Application(Root.child_spec(), stop_timeout=args.stop_timeout)
+        running = asyncio.ensure_future(app.run())
+        started = asyncio.ensure_future(app.started.wait())
+        await asyncio.wait([running, started], return_when=asyncio.FIRST_COMPLETED)
+        if app.started.is_set():
+            log.info(
+                "SoundForge %s is running: %d processes under the root supervisor. "
+                "Press Ctrl-C to stop.",
+                __version__,
+                len(app.node.processes),
+            )
+        started.cancel()
+        return await running
+
+    return int(_run(serve()))
+
+
+def _tree(args: argparse.Namespace) -> int:
+    from soundforge.runtime.application import Application
+    from soundforge.runtime.introspect import ProcessInfo, tree
+    from soundforge.supervisors import Root
+
+    async def snapshot() -> list[ProcessInfo]:
+        app = Application(Root.child_spec(), handle_signals=False)
+        running = asyncio.ensure_future(app.run())
+        await app.started.wait()
+        roots = tree(app.node)
+        app.request_stop("tree printed")
+        await running
+        return roots
+
+    roots = _run(snapshot())
+    if args.json:
+        print(msgspec.json.encode(roots).decode())
+        return 0
+    from rich.console import Console
+    from rich.tree import Tree
+
+    def add(node: Tree, info: ProcessInfo) -> None:
+        label = f"[bold]{info.child_id or info.name or info.behaviour or info.kind}[/bold]"
+        branch = node.add(f"{label} {info.kind} {info.pid or '-'} {info.status}")
+        for child in info.children:
+            add(branch, child)
+
+    top = Tree("soundforge")
+    for info in roots:
+        add(top, info)
+    Console().print(top)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from soundforge.bench import runtime
+
+    argv = [flag for flag, on in (("--quick", args.quick), ("--asyncio", args.asyncio)) if on]
+    return runtime.main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
