@@ -42,7 +42,7 @@ import msgspec
 
 from soundforge.runtime.child_spec import ChildSpec
 from soundforge.runtime.errors import CallingSelf, CallTimeout, NoProc, ServerExited
-from soundforge.runtime.exit import NORMAL, ExitReason, ProcessExit, format_reason
+from soundforge.runtime.exit import KILLED, NORMAL, ExitReason, ProcessExit, format_reason
 from soundforge.runtime.process import (
     Down,
     Exit,
@@ -268,7 +268,7 @@ async def start_server(
     match result:
         case Init(state, action):
             proc.state = state
-            node.start_task(proc, _serve, (proc, server, state, action))
+            node.start_coroutine(proc, _serve(proc, server, state, action))
             return Ok(proc.pid)
         case _:
             outcome, reason = _init_failure(result)
@@ -332,6 +332,12 @@ def _discard_unstarted(proc: Process) -> None:
 
 
 async def _serve(proc: Process, server: GenServer[Any], state: Any, action: Any) -> None:
+    """The server process: its receive loop, ``terminate``, and the exit that follows.
+
+    It is the process's task itself (not run under :func:`run_process`), so it maps its own
+    outcome to an exit reason; one coroutine per server instead of two.
+    """
+    _current.set(proc)
     mailbox = proc.mailbox
     clock = proc.node.clock
     create_future = proc.node.loop.create_future
@@ -350,76 +356,92 @@ async def _serve(proc: Process, server: GenServer[Any], state: Any, action: Any)
     result: Any = None
     msg: Any = None
     try:
-        while True:
-            while action is not None:
-                if type(action) is Continue:
-                    result = server.handle_continue(action.arg, state)
-                    if "handle_continue" in asyncs:
+        try:
+            while True:
+                while action is not None:
+                    if type(action) is Continue:
+                        result = server.handle_continue(action.arg, state)
+                        if "handle_continue" in asyncs:
+                            result = await result
+                        state, action = _next(proc, result, None)
+                    elif type(action) in (float, int):
+                        generation += 1
+                        if action != math.inf:
+                            timer = clock.call_later(action, proc.deliver, _Timeout(generation))
+                        action = None
+                    else:
+                        raise BadReturn(
+                            f"unknown action {action!r}; expected a timeout or Continue"
+                        )
+                if not mailbox:
+                    budget = FAIRNESS_BUDGET
+                    waiter = proc._waiter = create_future()
+                    await waiter
+                elif budget == 0:
+                    budget = FAIRNESS_BUDGET
+                    await asyncio.sleep(0)
+                budget -= 1
+                msg = mailbox.popleft()
+                if timer is not None:
+                    timer.cancel()
+                    timer = None
+                proc.handled += 1
+                kind = type(msg)
+                if kind is From:
+                    proc.current_call = msg
+                    result = handle_call(msg.request, msg, state)
+                    if call_async:
+                        result = await result
+                    if type(result) is Reply:
+                        fut = msg.fut
+                        if not fut.done():
+                            fut.set_result(result.reply)
+                        state = result.state
+                        action = result.action
+                    else:
+                        state, action = _next(proc, result, msg)
+                    proc.current_call = None
+                elif kind is _Cast:
+                    result = handle_cast(msg.msg, state)
+                    if cast_async:
                         result = await result
                     state, action = _next(proc, result, None)
-                elif type(action) in (float, int):
-                    generation += 1
-                    if action != math.inf:
-                        timer = clock.call_later(action, proc.deliver, _Timeout(generation))
-                    action = None
+                elif kind is Exit and msg.pid is parent_pid and parent_pid is not None:
+                    raise _Stopping(msg.reason, state, msgspec.UNSET, None)
+                elif kind is _Timeout:
+                    if msg.generation != generation:
+                        continue
+                    result = handle_info(TIMEOUT, state)
+                    if info_async:
+                        result = await result
+                    state, action = _next(proc, result, None)
+                elif kind is _System:
+                    state, action = _system(proc, msg, state)
                 else:
-                    raise BadReturn(f"unknown action {action!r}; expected a timeout or Continue")
-            if not mailbox:
-                budget = FAIRNESS_BUDGET
-                waiter = proc._waiter = create_future()
-                await waiter
-            elif budget == 0:
-                budget = FAIRNESS_BUDGET
-                await asyncio.sleep(0)
-            budget -= 1
-            msg = mailbox.popleft()
-            if timer is not None:
-                timer.cancel()
-                timer = None
-            proc.handled += 1
-            kind = type(msg)
-            if kind is From:
-                proc.current_call = msg
-                result = handle_call(msg.request, msg, state)
-                if call_async:
-                    result = await result
-                if type(result) is Reply:
-                    fut = msg.fut
-                    if not fut.done():
-                        fut.set_result(result.reply)
-                    state = result.state
-                    action = result.action
-                else:
-                    state, action = _next(proc, result, msg)
-                proc.current_call = None
-            elif kind is _Cast:
-                result = handle_cast(msg.msg, state)
-                if cast_async:
-                    result = await result
-                state, action = _next(proc, result, None)
-            elif kind is Exit and msg.pid is parent_pid and parent_pid is not None:
-                raise _Stopping(msg.reason, state, msgspec.UNSET, None)
-            elif kind is _Timeout:
-                if msg.generation != generation:
-                    continue
-                result = handle_info(TIMEOUT, state)
-                if info_async:
-                    result = await result
-                state, action = _next(proc, result, None)
-            elif kind is _System:
-                state, action = _system(proc, msg, state)
-            else:
-                result = handle_info(msg, state)
-                if info_async:
-                    result = await result
-                state, action = _next(proc, result, None)
-            proc.state = state
-    except _Stopping as stopping:
-        await _terminate(server, stopping.reason, stopping.state, stopping.reply, stopping.from_)
-    except ProcessExit as exit_:
-        await _terminate(server, exit_.reason, state, msgspec.UNSET, None)
-    except Exception as error:  # a crashing callback: terminate runs, the error is the reason
-        await _terminate(server, error, state, msgspec.UNSET, None)
+                    result = handle_info(msg, state)
+                    if info_async:
+                        result = await result
+                    state, action = _next(proc, result, None)
+                proc.state = state
+        except _Stopping as stopping:
+            reason = await _terminate(
+                server, stopping.reason, stopping.state, stopping.reply, stopping.from_
+            )
+        except ProcessExit as exit_:
+            reason = await _terminate(server, exit_.reason, state, msgspec.UNSET, None)
+        except Exception as error:  # a crashing callback: terminate runs, the error is the reason
+            reason = await _terminate(server, error, state, msgspec.UNSET, None)
+    except asyncio.CancelledError:
+        # Killed (already dead: finish unwinding), or cancelled from outside: that is a kill.
+        if proc.alive:
+            proc.exit_self(KILLED)
+            raise
+        return
+    except BaseException:
+        # The one boundary that sees KeyboardInterrupt/SystemExit: record the death, re-raise.
+        proc.exit_self(KILLED)
+        raise
+    proc.exit_self(reason)
 
 
 class _Stopping(Exception):
@@ -459,8 +481,8 @@ def _system(proc: Process, msg: _System, state: Any) -> tuple[Any, Any]:
 
 async def _terminate(
     server: GenServer[Any], reason: ExitReason, state: Any, reply_value: Any, from_: From | None
-) -> None:
-    """Run ``terminate`` and exit; a terminate that raises changes the exit reason."""
+) -> ExitReason:
+    """Run ``terminate``; returns the exit reason (a terminate that raises changes it)."""
     try:
         result = server.terminate(reason, state)
         if "terminate" in server._async:
@@ -473,7 +495,7 @@ async def _terminate(
     finally:
         if from_ is not None and reply_value is not msgspec.UNSET:
             from_.reply(reply_value)
-    raise ProcessExit(reason)
+    return reason
 
 
 def _pid() -> Pid | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from contextvars import Token
 from types import TracebackType
 from typing import Any
@@ -45,7 +45,9 @@ class Node:
         self.telemetry = Telemetry()
         self.root: Process | None = None
         self._next_id = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Tasks of processes that died but whose coroutines are still unwinding (a killed
+        # process's ``finally`` blocks run at its next step). Live processes hold their own.
+        self._unwinding: set[asyncio.Task[None]] = set()
         self._token: Token[Node | None] | None = None
         # Set by start(); plain attributes because every call and wakeup reads them.
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -81,7 +83,7 @@ class Node:
         """Kill every process still alive (newest first), wait for their tasks, run on_stop."""
         for proc in sorted(self.processes.values(), key=lambda p: p.pid.id, reverse=True):
             proc.die(KILLED)
-        pending = [t for t in self._tasks if not t.done()]
+        pending = [t for t in self._unwinding if not t.done()]
         if pending:
             _done, stuck = await asyncio.wait(pending, timeout=timeout)
             for task in stuck:
@@ -122,10 +124,17 @@ class Node:
         self, proc: Process, body: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
     ) -> None:
         """Run ``body(*args)`` as the task of ``proc``."""
-        task = self.loop.create_task(run_process(proc, body, args))
-        proc.task = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        proc.task = self.loop.create_task(run_process(proc, body, args))
+
+    def start_coroutine(self, proc: Process, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` as the task of ``proc``; it must map its own outcome to an exit
+        (as :func:`run_process` does) — for behaviours that fold the runner into their loop."""
+        proc.task = self.loop.create_task(coro)
+
+    def unwinding(self, task: asyncio.Task[None]) -> None:
+        """Keep a dead process's cancelled task until it has finished unwinding."""
+        self._unwinding.add(task)
+        task.add_done_callback(self._unwinding.discard)
 
     def register_name(self, name: Hashable, proc: Process) -> None:
         owner = self.names.get(name)
@@ -158,4 +167,5 @@ class Node:
 
     def live_tasks(self) -> int:
         """Process tasks not yet finished (killed processes may still be unwinding)."""
-        return sum(1 for t in self._tasks if not t.done())
+        running = sum(1 for p in self.processes.values() if p.task is not None and not p.task.done())
+        return running + sum(1 for t in self._unwinding if not t.done())

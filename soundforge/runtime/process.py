@@ -340,6 +340,7 @@ class Process:
         if task is not None and not task.done():
             # The process's own task, if it is the one running, stops at its next await.
             task.cancel()
+            node.unwinding(task)
 
     def exit_self(self, reason: ExitReason) -> None:
         """Die from within the process's own task as it finishes (no cancellation needed)."""
