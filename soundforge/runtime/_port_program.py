@@ -274,8 +274,6 @@ def port_table(node: Node) -> PortTable:
     return table
 
 
-
-
 def resident_memory(pid: int) -> int | None:
     """Resident bytes of the program and its descendants, if psutil can tell."""
     if _psutil is None:
@@ -292,8 +290,6 @@ def resident_memory(pid: int) -> int | None:
         return total
     except _psutil.Error:
         return None  # the program just exited (or is a zombie): no figure to show
-
-
 
 
 async def read_line(reader: asyncio.StreamReader) -> bytes:

@@ -16,9 +16,10 @@ requested stop and 1 when the tree failed to start or its root died on its own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -30,9 +31,21 @@ from soundforge.runtime.node import Node
 from soundforge.runtime.process import Exit, Process, receive, trap_exit
 from soundforge.runtime.results import Error, Ignore, Ok
 
-__all__ = ["Application", "StopRequested"]
+__all__ = ["GC_THRESHOLDS", "Application", "StopRequested", "tune_gc"]
 
 log = logging.getLogger(__name__)
+
+
+#: The server's garbage-collector thresholds. Every actor is a handful of long-lived objects
+#: (process record, task, coroutine, mailbox); with CPython's default (700, 10, 10), starting
+#: 100,000 actors triggers about 13 full collections and takes twice as long. A larger
+#: generation-0 threshold keeps young garbage collection cheap and full passes rare.
+GC_THRESHOLDS: Final = (10_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Apply the server's GC thresholds (process-wide: only programs call this, not libraries)."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class StopRequested(msgspec.Struct, frozen=True):
@@ -66,6 +79,7 @@ class Application:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        tune_gc()
         async with self.node as node:
             self._master = node.attach("application")
             trap_exit(True)
@@ -89,6 +103,9 @@ class Application:
             return 1
         root = result.pid
         self.node.root = root._proc
+        # Everything allocated while booting lives as long as the server: keep it out of
+        # every future full collection.
+        gc.freeze()
         self.started.set()
         msg: Any = await receive(
             match=lambda m: isinstance(m, StopRequested) or (isinstance(m, Exit) and m.pid is root)

@@ -138,13 +138,16 @@ def _validate(spec: ChildSpec) -> None:
             f"child {spec.id!r}: type must be worker or supervisor, not {spec.type!r}",
         )
     shutdown = spec.shutdown
-    if shutdown is not None and shutdown is not BRUTAL_KILL:
-        if isinstance(shutdown, bool) or not isinstance(shutdown, int | float) or shutdown < 0:
-            raise InvalidSpec(
-                ("invalid_shutdown", shutdown),
-                f"child {spec.id!r}: shutdown must be seconds >= 0, BRUTAL_KILL or INFINITY, "
-                f"not {shutdown!r}",
-            )
+    if (
+        shutdown is not None
+        and shutdown is not BRUTAL_KILL
+        and (isinstance(shutdown, bool) or not isinstance(shutdown, int | float) or shutdown < 0)
+    ):
+        raise InvalidSpec(
+            ("invalid_shutdown", shutdown),
+            f"child {spec.id!r}: shutdown must be seconds >= 0, BRUTAL_KILL or INFINITY, "
+            f"not {shutdown!r}",
+        )
     if not isinstance(spec.significant, bool):
         raise InvalidSpec(
             ("invalid_significant", spec.significant),

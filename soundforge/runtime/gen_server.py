@@ -35,7 +35,7 @@ import asyncio
 import inspect
 import logging
 import math
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Coroutine, Hashable
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
@@ -214,14 +214,19 @@ class GenServer(Generic[S]):
     # -- starting ---------------------------------------------------------------------
 
     @classmethod
-    async def start_link(cls, arg: Any = None, *, name: Server | None = None) -> StartResult:
-        """Start linked to the caller; returns ``Ok(pid)``, ``Error(reason)`` or ``IGNORE``."""
-        return await start_server(cls(), arg, name=name, link=True)
+    def start_link(
+        cls, arg: Any = None, *, name: Server | None = None
+    ) -> Coroutine[Any, Any, StartResult]:
+        """Start linked to the caller; ``await`` it for ``Ok(pid)``, ``Error(reason)`` or
+        ``IGNORE``. (A plain method returning the coroutine: one frame less per start.)"""
+        return start_server(cls(), arg, name=name, link=True)
 
     @classmethod
-    async def start(cls, arg: Any = None, *, name: Server | None = None) -> StartResult:
+    def start(
+        cls, arg: Any = None, *, name: Server | None = None
+    ) -> Coroutine[Any, Any, StartResult]:
         """Start without a link to the caller."""
-        return await start_server(cls(), arg, name=name, link=False)
+        return start_server(cls(), arg, name=name, link=False)
 
     @classmethod
     def child_spec(cls, arg: Any = None, **overrides: Any) -> ChildSpec:
@@ -405,7 +410,11 @@ async def _serve(proc: Process, server: GenServer[Any], state: Any, action: Any)
                     result = handle_cast(msg.msg, state)
                     if cast_async:
                         result = await result
-                    state, action = _next(proc, result, None)
+                    if type(result) is NoReply:
+                        state = result.state
+                        action = result.action
+                    else:
+                        state, action = _next(proc, result, None)
                 elif kind is Exit and msg.pid is parent_pid and parent_pid is not None:
                     raise _Stopping(msg.reason, state, msgspec.UNSET, None)
                 elif kind is _Timeout:
@@ -552,7 +561,12 @@ def cast(server: Server, msg: Any) -> None:
     """Send ``msg`` to ``handle_cast``; always returns, even for a dead server."""
     proc = server._proc if type(server) is Pid else resolve(server)
     if proc is not None:
-        proc.deliver(_Cast(msg))
+        proc.mailbox.append(_Cast(msg))
+        waiter = proc._waiter
+        if waiter is not None:
+            proc._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def reply(from_: From, value: Any) -> None:

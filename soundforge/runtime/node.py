@@ -167,5 +167,7 @@ class Node:
 
     def live_tasks(self) -> int:
         """Process tasks not yet finished (killed processes may still be unwinding)."""
-        running = sum(1 for p in self.processes.values() if p.task is not None and not p.task.done())
+        running = sum(
+            1 for p in self.processes.values() if p.task is not None and not p.task.done()
+        )
         return running + sum(1 for t in self._unwinding if not t.done())

@@ -340,9 +340,7 @@ class Port(GenServer[_PortState]):
         state = _PortState(options, me.pid, options.owner, program)
         me.add_exit_hook(functools.partial(_on_port_death, state))
         logger = logging.getLogger(f"soundforge.port.{options.label}")
-        stdout = (
-            _pump_frames(state, options.max_frame) if options.framing else _pump_lines(state)
-        )
+        stdout = _pump_frames(state, options.max_frame) if options.framing else _pump_lines(state)
         state.readers.append(_reader_task(loop, me.pid, "stdout", stdout, options.label))
         stderr = _pump_stderr(program.stderr, logger)
         state.readers.append(_reader_task(loop, me.pid, "stderr", stderr, options.label))

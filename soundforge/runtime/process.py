@@ -294,13 +294,15 @@ class Process:
         node.processes.pop(pid.id, None)
         if self.name is not None and node.names.get(self.name) is self:
             del node.names[self.name]
-        self._fail_calls(reason)
-        self.mailbox.clear()
+        if self.mailbox or self.current_call is not None or self.pending_calls:
+            self._fail_calls(reason)
+            self.mailbox.clear()
         waiter = self._waiter
         self._waiter = None
         if waiter is not None and not waiter.done():
             waiter.cancel()
-        self._run_exit_hooks(reason)
+        if self.exit_hooks:
+            self._run_exit_hooks(reason)
         if self.watching:
             for ref, target in self.watching.items():
                 if target.watchers:
@@ -324,7 +326,12 @@ class Process:
                     watcher.deliver(down)
                 else:
                     watcher(down)
-        if not self.supervised and not is_normal(reason) and reason is not KILLED:
+        if (
+            reason is not NORMAL
+            and not self.supervised
+            and reason is not KILLED
+            and not is_normal(reason)
+        ):
             log.error(
                 "process %r (%s) exited: %s",
                 pid,
@@ -480,7 +487,7 @@ def send(dest: Pid | Name, msg: Any) -> None:
         proc.deliver(msg)
 
 
-def exit(pid: Pid, reason: ExitReason) -> None:  # noqa: A001 - Erlang's name, used qualified
+def exit(pid: Pid, reason: ExitReason) -> None:
     """Send an exit signal (Erlang's ``exit/2``); ``KILL`` cannot be trapped."""
     target = pid._proc
     if target is None:

@@ -92,7 +92,7 @@ _RESTART_EVENT: Final = ("runtime", "supervisor", "restart")
 
 @dataclass(frozen=True)
 class SupervisorSpec:
-    """What ``Supervisor.init`` returns: the flags and the children (OTP's ``{ok, {Flags, Specs}}``)."""
+    """What ``Supervisor.init`` returns: flags and children (OTP's ``{ok, {Flags, Specs}}``)."""
 
     children: Sequence[Any]
     strategy: Strategy = Strategy.ONE_FOR_ONE
@@ -143,7 +143,7 @@ async def start_supervisor(
     auto_shutdown: AutoShutdown = AutoShutdown.NEVER,
     name: Server | None = None,
 ) -> StartResult:
-    """Start a supervisor over ``children`` linked to the caller (Elixir's ``Supervisor.start_link/2``)."""
+    """Start a supervisor over ``children``, linked to the caller (``Supervisor.start_link/2``)."""
     spec = SupervisorSpec(children, strategy, max_restarts, max_seconds, auto_shutdown)
     return await Supervisor.start_link(spec, name=name)
 
@@ -307,7 +307,8 @@ def _validate_flags(flags: SupervisorSpec) -> None:
     if not isinstance(flags.auto_shutdown, AutoShutdown):
         raise InvalidSpec(
             ("supervisor_data", ("invalid_auto_shutdown", flags.auto_shutdown)),
-            f"auto_shutdown must be never, any_significant or all_significant, not {flags.auto_shutdown!r}",
+            "auto_shutdown must be never, any_significant or all_significant, "
+            f"not {flags.auto_shutdown!r}",
         )
 
 
@@ -418,7 +419,10 @@ async def _restart_group(state: _State, group: list[_Child]) -> _Child | None:
     start the group in order. Returns the child that failed to start, if any; the ones
     started before it keep running, as in OTP."""
     for child in reversed(group):
-        await _stop(state, child)
+        if type(child.pid) is Pid:
+            await _stop(state, child)
+        else:
+            child.pid = None
         if child.spec.restart is Restart.TEMPORARY:
             state.remove(child)
     for child in group:

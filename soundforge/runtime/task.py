@@ -201,7 +201,7 @@ def async_task(fn: Callable[..., Any], *args: Any) -> Task:
     return _launch(me, pid)
 
 
-async def await_task(task: Task, timeout: float | None = 5.0) -> Any:  # noqa: ASYNC109 - OTP style
+async def await_task(task: Task, timeout: float | None = 5.0) -> Any:
     """The task's result (``Task.await``); ``None`` waits forever.
 
     Raises :class:`TaskExited` if the task exited first and :class:`TaskTimeout` after

@@ -21,7 +21,9 @@ from soundforge.runtime.supervisor import Supervisor, SupervisorSpec, which_chil
 from tests.runtime.workers import Behaviour, Trace, spec
 
 
-async def test_run_starts_the_tree_and_stops_it_in_reverse(caplog: pytest.LogCaptureFixture) -> None:
+async def test_run_starts_the_tree_and_stops_it_in_reverse(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     trace = Trace()
     root = Supervisor.child_spec(
         SupervisorSpec([spec(i, trace, Behaviour(trap=True)) for i in "abc"])
@@ -74,7 +76,7 @@ def test_sigterm_stops_a_real_program(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import asyncio, sys
-            sys.path.insert(0, %r)
+            sys.path.insert(0, {root!r})
             from soundforge.runtime.application import Application
             from soundforge.runtime.supervisor import Supervisor, SupervisorSpec
             from tests.runtime.workers import Behaviour, Trace, spec
@@ -94,8 +96,7 @@ def test_sigterm_stops_a_real_program(tmp_path: Path) -> None:
 
             asyncio.run(main())
             """
-            % str(Path(__file__).resolve().parents[2])
-        )
+        ).format(root=str(Path(__file__).resolve().parents[2]))
     )
     proc = subprocess.Popen(
         [sys.executable, str(program)], stdout=subprocess.PIPE, text=True, cwd=tmp_path

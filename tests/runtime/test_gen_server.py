@@ -71,7 +71,7 @@ class Stack(GenServer[list[Any]]):
             case ("sleep", seconds):
                 return self._sleep_then_reply(from_, seconds, items)
             case "defer":
-                return NoReply(items + [from_])
+                return NoReply([*items, from_])
             case "release":
                 deferred = [i for i in items if isinstance(i, From)]
                 for f in deferred:
@@ -355,7 +355,7 @@ async def test_terminate_can_choose_the_exit_reason(shell: Pid) -> None:
 
 async def test_bad_callback_return_crashes_with_clear_reason(shell: Pid) -> None:
     trap_exit(True)
-    pid, log = await start_stack()
+    pid, _ = await start_stack()
     with pytest.raises(ServerExited, match="expected Reply, NoReply or Stop"):
         await call(pid, "bad")
 

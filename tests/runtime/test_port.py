@@ -238,12 +238,7 @@ async def test_stderr_lines_reach_the_log(
 async def test_a_command_to_a_closed_stdin_is_reported_not_raised(
     shell: Pid, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    source = (
-        "import os, sys, time\n"
-        "os.close(0)\n"
-        "os.write(1, b'closed\\n')\n"
-        "time.sleep(60)\n"
-    )
+    source = "import os, sys, time\nos.close(0)\nos.write(1, b'closed\\n')\ntime.sleep(60)\n"
     options = PortOptions(
         [sys.executable, _write(tmp_path, "deaf.py", source)], framing=False, shutdown=GRACE
     )

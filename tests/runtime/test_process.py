@@ -93,9 +93,9 @@ async def test_return_is_normal_and_exception_is_the_reason(shell: Pid) -> None:
     async def ok() -> None:
         return None
 
-    pid, ref = spawn_monitor(ok)
+    spawn_monitor(ok)
     assert (await receive(timeout=1)).reason is NORMAL
-    pid, ref = spawn_monitor(_raise_boom)
+    spawn_monitor(_raise_boom)
     reason = (await receive(timeout=1)).reason
     assert isinstance(reason, Boom) and reason.__traceback__ is not None
 

@@ -30,7 +30,6 @@ from soundforge.runtime.process import (
     monitor,
     receive,
     trap_exit,
-    unlink,
 )
 from soundforge.runtime.results import (
     IGNORE,
@@ -54,7 +53,7 @@ from soundforge.runtime.supervisor import (
     which_children,
 )
 from tests.helpers import eventually, settle
-from tests.runtime.workers import Behaviour, Child, Trace, pid_of, spec
+from tests.runtime.workers import Behaviour, Child, Trace, spec
 
 ALL_STRATEGIES = [Strategy.ONE_FOR_ONE, Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE]
 
@@ -491,7 +490,6 @@ async def test_ignore_keeps_the_spec_unless_temporary(shell: Pid) -> None:
 
 
 async def test_start_errors_are_returned_and_nothing_is_added(shell: Pid) -> None:
-    trace = Trace()
     sup = await start_sup([])
 
     async def fails() -> Any:
@@ -668,7 +666,10 @@ async def test_any_significant(shell: Pid, restart: Restart, reason: Any, shuts_
     trap_exit(True)
     trace = Trace()
     sup = await start_sup(
-        [spec("other", trace, Behaviour(trap=True)), spec("sig", trace, restart=restart, significant=True)],
+        [
+            spec("other", trace, Behaviour(trap=True)),
+            spec("sig", trace, restart=restart, significant=True),
+        ],
         auto_shutdown=AutoShutdown.ANY_SIGNIFICANT,
     )
     await crash((await pids(sup))["sig"], reason)
