@@ -1,10 +1,24 @@
 """soundforge.runtime: Erlang/OTP's process model, behaviours and supervision on asyncio.
 
 No product knowledge lives here. The public names are re-exported below; modules prefixed
-with ``_`` are implementation details. See ``docs/runtime.md`` for the API and for every
-place where the runtime differs from Erlang.
+with ``_`` are implementation details. Functions whose Erlang names would clash (the
+management calls of ``supervisor``, ``dynamic_supervisor``, ``registry``, ``pubsub``,
+``task`` and ``port``) are used through their module, e.g. ``supervisor.which_children``.
+See ``docs/runtime.md`` for the API and for every place where the runtime differs from Erlang.
 """
 
+from soundforge.runtime import (
+    dynamic_supervisor,
+    framing,
+    gen_server,
+    introspect,
+    port,
+    pubsub,
+    registry,
+    supervisor,
+    task,
+)
+from soundforge.runtime.application import Application
 from soundforge.runtime.child_spec import (
     BRUTAL_KILL,
     INFINITY,
@@ -15,6 +29,7 @@ from soundforge.runtime.child_spec import (
     Strategy,
 )
 from soundforge.runtime.clock import Clock, LoopClock, ManualClock
+from soundforge.runtime.dynamic_supervisor import DynamicSupervisor
 from soundforge.runtime.errors import (
     ActorError,
     AlreadyRegistered,
@@ -51,7 +66,9 @@ from soundforge.runtime.gen_server import (
     reply,
     stop,
 )
+from soundforge.runtime.introspect import ProcessInfo
 from soundforge.runtime.node import Node
+from soundforge.runtime.port import Port, PortData, PortExit, PortOptions
 from soundforge.runtime.process import (
     Down,
     Exit,
@@ -75,6 +92,8 @@ from soundforge.runtime.process import (
     unregister,
     whereis,
 )
+from soundforge.runtime.pubsub import PubSub
+from soundforge.runtime.registry import Keys, Registry, Via
 from soundforge.runtime.results import (
     IGNORE,
     AlreadyStarted,
@@ -91,6 +110,7 @@ from soundforge.runtime.supervisor import (
     SupervisorSpec,
     start_supervisor,
 )
+from soundforge.runtime.task import Task, TaskReply, TaskSupervisor
 from soundforge.runtime.telemetry import Telemetry
 
 __all__ = [
@@ -106,6 +126,7 @@ __all__ = [
     "ActorError",
     "AlreadyRegistered",
     "AlreadyStarted",
+    "Application",
     "AutoShutdown",
     "CallError",
     "CallTimeout",
@@ -118,6 +139,7 @@ __all__ = [
     "Clock",
     "Continue",
     "Down",
+    "DynamicSupervisor",
     "Error",
     "Exit",
     "ExitReason",
@@ -126,6 +148,7 @@ __all__ = [
     "Ignore",
     "Init",
     "InvalidSpec",
+    "Keys",
     "LoopClock",
     "ManualClock",
     "NoProc",
@@ -134,8 +157,15 @@ __all__ = [
     "NotInProcess",
     "Ok",
     "Pid",
+    "Port",
+    "PortData",
+    "PortExit",
+    "PortOptions",
     "ProcessExit",
+    "ProcessInfo",
+    "PubSub",
     "Ref",
+    "Registry",
     "Reply",
     "Restart",
     "ServerExited",
@@ -145,18 +175,29 @@ __all__ = [
     "Strategy",
     "Supervisor",
     "SupervisorSpec",
+    "Task",
+    "TaskReply",
+    "TaskSupervisor",
     "Telemetry",
+    "Via",
     "call",
     "cast",
     "demonitor",
+    "dynamic_supervisor",
     "exit",
+    "framing",
+    "gen_server",
     "get_state",
+    "introspect",
     "is_alive",
     "is_normal",
     "link",
     "monitor",
+    "port",
+    "pubsub",
     "receive",
     "register",
+    "registry",
     "reply",
     "self_pid",
     "send",
@@ -165,6 +206,8 @@ __all__ = [
     "spawn_monitor",
     "start_supervisor",
     "stop",
+    "supervisor",
+    "task",
     "trap_exit",
     "unlink",
     "unregister",
