@@ -7,19 +7,18 @@ cd "$(dirname "$0")/.."
 
 extras="${1:-}"
 
-# System packages the product and its tests use. Nothing is needed beyond Python yet; the
-# list grows with PostgreSQL, ffmpeg and Chromium as the issues that use them land.
-system_packages=(python3-venv)
-missing=()
-for package in "${system_packages[@]}"; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
-  else
-    sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}"
-  fi
+# System packages the product and its tests use, installed only when missing. Nothing is
+# needed beyond a Python that can make virtual environments yet; the list grows with
+# PostgreSQL, ffmpeg and Chromium as the issues that use them land.
+system_packages=()
+if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+  system_packages+=(python3-venv)
+fi
+if [ "${#system_packages[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${system_packages[@]}"
 fi
 
 if [ ! -x .venv/bin/python ]; then
