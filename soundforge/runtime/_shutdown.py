@@ -9,13 +9,11 @@ itself cannot hang the supervisor.
 
 from __future__ import annotations
 
-import asyncio
 import math
-from typing import Any
 
 from soundforge.runtime.child_spec import BRUTAL_KILL, ShutdownSpec
 from soundforge.runtime.exit import KILL, NOPROC, SHUTDOWN, ExitReason
-from soundforge.runtime.process import Down, Exit, Pid, Process, add_watch
+from soundforge.runtime.process import Exit, Pid, Process, exit_future
 
 __all__ = ["shutdown_child", "take_exit"]
 
@@ -38,8 +36,7 @@ async def shutdown_child(me: Process, pid: Pid, shutdown: ShutdownSpec) -> ExitR
     queued = take_exit(me, pid)
     if child is None:
         return queued.reason if queued is not None else NOPROC
-    gone: asyncio.Future[Any] = me.node.loop.create_future()
-    add_watch(child, me.node.make_ref(), lambda down: _settle(gone, down))
+    gone = exit_future(child)
     if shutdown is BRUTAL_KILL:
         child.signal_exit(me.pid, KILL, linked=False)
         return await gone
@@ -57,7 +54,3 @@ async def shutdown_child(me: Process, pid: Pid, shutdown: ShutdownSpec) -> ExitR
         if timer is not None:
             timer.cancel()
 
-
-def _settle(fut: asyncio.Future[Any], down: Down) -> None:
-    if not fut.done():
-        fut.set_result(down.reason)

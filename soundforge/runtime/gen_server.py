@@ -44,14 +44,13 @@ from soundforge.runtime.child_spec import ChildSpec
 from soundforge.runtime.errors import CallingSelf, CallTimeout, NoProc, ServerExited
 from soundforge.runtime.exit import KILLED, NORMAL, ExitReason, ProcessExit, format_reason
 from soundforge.runtime.process import (
-    Down,
     Exit,
     From,
     Pid,
     Process,
     _current,
-    add_watch,
     current_node,
+    exit_future,
 )
 from soundforge.runtime.results import IGNORE, AlreadyStarted, Error, Ignore, Ok, StartResult
 
@@ -584,9 +583,7 @@ async def stop(server: Server, reason: ExitReason = NORMAL, timeout: float | Non
     proc = resolve(server)
     if proc is None:
         raise NoProc(server, "stop")
-    loop = proc.node.loop
-    gone: asyncio.Future[Any] = loop.create_future()
-    add_watch(proc, proc.node.make_ref(), lambda down: _settle(gone, down))
+    gone = exit_future(proc)
     proc.deliver(_System("stop", reason, None))
     try:
         exited = await asyncio.wait_for(gone, timeout)
@@ -594,11 +591,6 @@ async def stop(server: Server, reason: ExitReason = NORMAL, timeout: float | Non
         raise CallTimeout(server, "stop", timeout or 0.0) from None
     if exited != reason:
         raise ServerExited(server, "stop", exited)
-
-
-def _settle(fut: asyncio.Future[Any], down: Down) -> None:
-    if not fut.done():
-        fut.set_result(down.reason)
 
 
 async def _system_call(server: Server, request: str, arg: Any, timeout: float | None) -> Any:

@@ -63,6 +63,7 @@ __all__ = [
     "current_process",
     "demonitor",
     "exit",
+    "exit_future",
     "is_alive",
     "link",
     "monitor",
@@ -540,6 +541,19 @@ def add_watch(target: Process, ref: Ref, watcher: Process | Callable[[Down], Non
         if watcher.watching is None:
             watcher.watching = {}
         watcher.watching[ref] = target
+
+
+def exit_future(target: Process) -> asyncio.Future[ExitReason]:
+    """A future resolved with ``target``'s exit reason when it dies (a monitor without a
+    mailbox, for code that waits for one process: shutdowns, ``stop``)."""
+    fut: asyncio.Future[ExitReason] = target.node.loop.create_future()
+
+    def settle(down: Down) -> None:
+        if not fut.done():
+            fut.set_result(down.reason)
+
+    add_watch(target, target.node.make_ref(), settle)
+    return fut
 
 
 def demonitor(ref: Ref, *, flush: bool = False) -> bool:

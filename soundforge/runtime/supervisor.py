@@ -468,7 +468,8 @@ async def _terminate_child_call(state: _State, child_id: Any) -> Ok | Error:
     return Ok()
 
 
-async def _restart_child_call(state: _State, child_id: Any) -> StartResult:
+def _stopped_child(state: _State, child_id: Any) -> _Child | Error:
+    """The child if it exists and is not running: what restart and delete require."""
     child = state.by_id.get(child_id)
     if child is None:
         return Error(ChildError.NOT_FOUND)
@@ -476,18 +477,21 @@ async def _restart_child_call(state: _State, child_id: Any) -> StartResult:
         return Error(ChildError.RUNNING)
     if child.pid is RESTARTING:
         return Error(ChildError.RESTARTING)
+    return child
+
+
+async def _restart_child_call(state: _State, child_id: Any) -> StartResult:
+    child = _stopped_child(state, child_id)
+    if isinstance(child, Error):
+        return child
     result = await _start(state, child)
     return Ok(None) if isinstance(result, Ignore) else result
 
 
 def _delete_child_call(state: _State, child_id: Any) -> Ok | Error:
-    child = state.by_id.get(child_id)
-    if child is None:
-        return Error(ChildError.NOT_FOUND)
-    if type(child.pid) is Pid:
-        return Error(ChildError.RUNNING)
-    if child.pid is RESTARTING:
-        return Error(ChildError.RESTARTING)
+    child = _stopped_child(state, child_id)
+    if isinstance(child, Error):
+        return child
     state.remove(child)
     return Ok()
 
