@@ -7,7 +7,8 @@ ratios mean something on a noisy machine.
 
 Figures: ``call_p50_us``/``call_p99_us`` (GenServer call round trip with the default 5 s
 timeout armed), ``cast_msgs_per_s`` (casts sent and handled by one server),
-``spawn_us`` (spawn a process and run it to its exit), ``idle_actor_bytes`` (tracemalloc per
+``spawn_us`` (spawn a process and run it to its exit; reference: ``asyncio_task_us``, a bare
+task created and run), ``idle_actor_bytes`` (tracemalloc per
 idle GenServer), ``restart_p50_us`` (kill a supervised child until its replacement's ``init``
 has run), ``actors_100k_start_s``/``actors_100k_stop_s`` (100,000 GenServers started one by
 one under one DynamicSupervisor, then the supervisor stopped).
@@ -20,6 +21,7 @@ import gc
 import json
 import logging
 import platform
+import statistics
 import sys
 import threading
 import time
@@ -132,6 +134,25 @@ async def _spawn_cost(n: int) -> float:
     return (time.perf_counter_ns() - start) / n / 1000
 
 
+async def _task_cost(n: int) -> float:
+    """The reference for spawn: a bare asyncio task created and run to its end."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    remaining = [n]
+
+    async def body() -> None:
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            done.set_result(None)
+
+    start = time.perf_counter_ns()
+    tasks = [loop.create_task(body()) for _ in range(n)]  # held, as a node holds its tasks
+    await done
+    elapsed = time.perf_counter_ns() - start
+    await asyncio.gather(*tasks)
+    return elapsed / n / 1000
+
+
 async def _idle_bytes(n: int) -> float:
     gc.collect()
     tracemalloc.start()
@@ -224,7 +245,12 @@ async def _measure(quick: bool) -> dict[str, Any]:
         result["call_p99_us"] = round(_percentile(calls, 0.99), 2)
         result["asyncio_future_pingpong_p50_us"] = round(_percentile(raw, 0.50), 2)
         result["cast_msgs_per_s"] = round(await _cast_rate(echo.pid, 500_000 // scale))
-        result["spawn_us"] = round(await _spawn_cost(50_000 // scale), 2)
+        spawns, tasks = [], []
+        for _ in range(5):  # alternate, so both see the same load
+            spawns.append(await _spawn_cost(10_000 // scale))
+            tasks.append(await _task_cost(10_000 // scale))
+        result["spawn_us"] = round(statistics.median(spawns), 2)
+        result["asyncio_task_us"] = round(statistics.median(tasks), 2)
         result["idle_actor_bytes"] = round(await _idle_bytes(10_000 // scale))
         restarts = await _restart_latency(5_000 // scale)
         result["restart_p50_us"] = round(_percentile(restarts, 0.50), 2)
@@ -252,6 +278,7 @@ def run(*, loop: str = "auto", quick: bool = False) -> dict[str, Any]:
     figures: dict[str, Any] = runner(_measure(quick))
     pykka = _run_in_thread(lambda: _pykka_ask(20_000 // (10 if quick else 1)))
     figures["pykka_ask_p50_us"] = round(_percentile(pykka, 0.5), 2) if pykka else None
+    figures["spawn_vs_task"] = round(figures["spawn_us"] / figures["asyncio_task_us"], 2)
     figures["call_vs_pingpong"] = round(
         figures["call_p50_us"] / figures["asyncio_future_pingpong_p50_us"], 2
     )
