@@ -51,6 +51,7 @@ a listener that cares about crashes monitors the registrants.
 
 from __future__ import annotations
 
+import abc
 import enum
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ class UnknownRegistry(RegistryError):
 # -- the table ------------------------------------------------------------------------------
 
 
-class _Table:
+class _Table(abc.ABC):
     """The ETS-like data of one registry: entries by key, keys by process, and bookkeeping.
 
     Subclasses store entries; this base keeps what is common: the per-process key index
@@ -220,33 +221,37 @@ class _Table:
 
     # -- storage (per kind) -------------------------------------------------------------
 
+    @abc.abstractmethod
     def register(self, proc: Process, key: Any, value: Any) -> Pid | None:
         """Add an entry for ``proc``; return the owner's pid if a unique key is taken."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def unregister(self, proc: Process, key: Any) -> None:
         """Remove every entry of ``proc`` under ``key``."""
-        raise NotImplementedError
+        ...
 
-    def lookup(self, key: Any) -> list[Entry]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def lookup(self, key: Any) -> list[Entry]: ...
 
-    def values(self, key: Any, proc: Process) -> list[Any]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def values(self, key: Any, proc: Process) -> list[Any]: ...
 
+    @abc.abstractmethod
     def items(self) -> Iterator[tuple[Any, Pid, Any]]:
         """Every ``(key, pid, value)``, lazily: take a snapshot before calling out."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def send_to(self, key: Any, message: Any, exclude: Process | None) -> None:
         """Deliver ``message`` once per entry under ``key``, skipping ``exclude``'s entries."""
-        raise NotImplementedError
+        ...
 
-    def _drop(self, proc: Process, keys: dict[Any, None]) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _drop(self, proc: Process, keys: dict[Any, None]) -> None: ...
 
-    def _clear(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _clear(self) -> None: ...
 
 
 class _UniqueTable(_Table):
