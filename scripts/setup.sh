@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 
 extras="${1:-}"
 
-# System packages the product and its tests use, installed only when missing. Nothing is
-# needed beyond a Python that can make virtual environments yet; the list grows with
-# PostgreSQL, ffmpeg and Chromium as the issues that use them land.
+# System packages the product and its tests use, installed only when missing: a Python that
+# can make virtual environments, and PostgreSQL's server binaries (the embedded database and
+# the test clusters). The list grows with ffmpeg and Chromium as the issues that use them land.
 system_packages=()
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   system_packages+=(python3-venv)
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  system_packages+=(postgresql)
 fi
 if [ "${#system_packages[@]}" -gt 0 ]; then
   sudo=""

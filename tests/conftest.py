@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from soundforge.runtime.clock import ManualClock
 from soundforge.runtime.node import Node
 from soundforge.runtime.process import Pid
+from tests.postgres import PgCluster, start_cluster
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -46,3 +48,31 @@ async def manual_shell(manual_node: Node) -> AsyncIterator[Pid]:
     proc = manual_node.attach()
     yield proc.pid
     manual_node.detach(proc)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One real PostgreSQL server for the whole test session."""
+    yield from start_cluster()
+
+
+@pytest.fixture
+async def database_url(pg_cluster: PgCluster) -> AsyncIterator[str]:
+    """A fresh, empty database for one test; dropped afterwards."""
+    import asyncpg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_cluster.admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield pg_cluster.url(name)
+    admin = await asyncpg.connect(pg_cluster.admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
