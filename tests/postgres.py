@@ -67,7 +67,9 @@ class PgCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return _run(self.run_as, [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args], check)
+        return _run(
+            self.run_as, [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args], check
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self.pg_ctl("stop", "-m", mode, "-w", check=False)
