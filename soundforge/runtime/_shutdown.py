@@ -53,4 +53,3 @@ async def shutdown_child(me: Process, pid: Pid, shutdown: ShutdownSpec) -> ExitR
     finally:
         if timer is not None:
             timer.cancel()
-

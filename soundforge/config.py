@@ -1,0 +1,169 @@
+"""Settings: what a SoundForge node is configured with, read once from the environment.
+
+This is the counterpart of an Elixir release's ``config/runtime.exs``: the values a running
+node needs, read from environment variables at boot, validated, and frozen into one
+:class:`Settings` value that the application passes down the tree (no module-level config,
+so tests build their own). Unlike Elixir's application environment there is no global
+``Application.get_env``; whoever needs a setting is handed it.
+
+    settings = load_settings()                     # from os.environ
+    settings = load_settings({"SOUNDFORGE_DATA_DIR": "/srv/soundforge"})
+
+==========================  =========================================================
+variable                    meaning
+==========================  =========================================================
+``SOUNDFORGE_DATA_DIR``     where tracks, stems, models and the embedded database live
+                            (default: the platform's user data dir, ``platformdirs``)
+``SOUNDFORGE_DATABASE_URL`` a shared PostgreSQL (``postgresql://...``); unset means the
+                            embedded cluster under ``<data>/pg``
+``SOUNDFORGE_NODE_NAME``    this node's name in job records (default: ``host-pid``)
+==========================  =========================================================
+
+An empty variable counts as unset. Invalid values raise a :class:`ConfigError` whose message
+names the variable and says what to set it to; it never echoes a database password.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+import msgspec
+import platformdirs
+
+from soundforge.errors import SoundForgeError
+
+__all__ = [
+    "ConfigError",
+    "InvalidDataDir",
+    "InvalidDatabaseUrl",
+    "InvalidNodeName",
+    "Settings",
+    "default_data_dir",
+    "default_node_name",
+    "load_settings",
+]
+
+DATA_DIR_VAR: Final = "SOUNDFORGE_DATA_DIR"
+DATABASE_URL_VAR: Final = "SOUNDFORGE_DATABASE_URL"
+NODE_NAME_VAR: Final = "SOUNDFORGE_NODE_NAME"
+
+_POSTGRES_SCHEMES: Final = frozenset({"postgres", "postgresql"})
+_MAX_NODE_NAME: Final = 200
+
+
+class ConfigError(SoundForgeError):
+    """A setting is invalid; the CLI exits with ``EX_CONFIG`` (78, from sysexits.h)."""
+
+    exit_code = 78
+
+
+class InvalidDataDir(ConfigError):
+    """``SOUNDFORGE_DATA_DIR`` is relative, not a directory, or not writable."""
+
+
+class InvalidDatabaseUrl(ConfigError):
+    """``SOUNDFORGE_DATABASE_URL`` is not a PostgreSQL URL."""
+
+
+class InvalidNodeName(ConfigError):
+    """``SOUNDFORGE_NODE_NAME`` is empty, too long or contains whitespace."""
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data directory for SoundForge (``~/.local/share/soundforge``)."""
+    return Path(platformdirs.user_data_dir("soundforge", appauthor=False))
+
+
+def default_node_name() -> str:
+    """``<hostname>-<pid>``: unique among the nodes sharing one database at any moment."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """A node's configuration. Build it with :func:`load_settings`, which validates."""
+
+    data_dir: Path
+    database_url: str | None = None
+    node_name: str = msgspec.field(default_factory=default_node_name)
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when no URL is configured: the node runs its own cluster under ``<data>/pg``."""
+        return self.database_url is None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings from ``environ`` (default: ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    raw_dir = env.get(DATA_DIR_VAR) or None
+    data_dir = _data_dir(raw_dir) if raw_dir is not None else default_data_dir()
+    _check_writable(data_dir)
+    url = env.get(DATABASE_URL_VAR) or None
+    if url is not None:
+        _check_database_url(url)
+    node_name = env.get(NODE_NAME_VAR) or default_node_name()
+    _check_node_name(node_name)
+    return Settings(data_dir=data_dir, database_url=url, node_name=node_name)
+
+
+def _data_dir(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise InvalidDataDir(
+            f"{DATA_DIR_VAR} must be an absolute path, not {raw!r}; "
+            "set it to a full path such as /var/lib/soundforge."
+        )
+    return path
+
+
+def _check_writable(path: Path) -> None:
+    """The directory exists and is writable, or its nearest existing parent lets us create it.
+
+    Nothing is created here: loading settings has no side effects.
+    """
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidDataDir(
+            f"The data directory {path} cannot be created because {existing} is not a "
+            f"directory; set {DATA_DIR_VAR} to a directory you can write."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "it is" if existing == path else f"{existing} is"
+        raise InvalidDataDir(
+            f"The data directory {path} is not writable because {where} read-only for this "
+            f"user; set {DATA_DIR_VAR} to a directory you can write."
+        )
+
+
+def _check_database_url(url: str) -> None:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in _POSTGRES_SCHEMES:
+        shown = f"{scheme}://" if scheme else "no scheme"
+        raise InvalidDatabaseUrl(
+            f"{DATABASE_URL_VAR} must be a postgres:// or postgresql:// URL such as "
+            f"postgresql://soundforge:secret@db.example:5432/soundforge, but it has {shown}."
+        )
+    try:
+        urlsplit(url).port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        raise InvalidDatabaseUrl(
+            f"{DATABASE_URL_VAR} has an invalid port; write it as host:5432 "
+            "(a number from 1 to 65535)."
+        ) from None
+
+
+def _check_node_name(name: str) -> None:
+    if not name.strip() or len(name) > _MAX_NODE_NAME or any(c.isspace() for c in name):
+        raise InvalidNodeName(
+            f"{NODE_NAME_VAR} must be 1 to {_MAX_NODE_NAME} characters without spaces, "
+            f"not {name!r}; set it to something like studio-1."
+        )
