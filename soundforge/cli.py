@@ -21,7 +21,9 @@ from typing import Any, NoReturn
 import msgspec
 
 from soundforge import __version__
+from soundforge.config import InvalidDataDir, Settings, load_settings
 from soundforge.errors import SoundForgeError
+from soundforge.runtime.application import Application
 
 __all__ = ["main"]
 
@@ -67,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+    db = commands.add_parser("db", help="database migrations: migrate or status")
+    db.add_argument(
+        "action", metavar="ACTION", choices=["migrate", "status"], help="migrate|status"
+    )
+    db.set_defaults(handler=_db)
+
     tree = commands.add_parser("tree", help="start the supervision tree, print it, and stop")
     tree.add_argument("--json", action="store_true", help="print JSON instead of a tree")
     tree.set_defaults(handler=_tree)
@@ -109,43 +117,94 @@ def _run(coro: Any) -> Any:
     return uvloop.run(coro)
 
 
+def _settings() -> Settings:
+    """The node's settings, with its data directory created (``serve``, ``tree``, ``db``)."""
+    settings = load_settings()
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidDataDir(
+            f"The data directory {settings.data_dir} cannot be created ({error.strerror}); "
+            "set SOUNDFORGE_DATA_DIR to a directory you can write."
+        ) from error
+    return settings
+
+
+def _start_failed(app: Application) -> int:
+    print(f"soundforge: could not start {app.failure}", file=sys.stderr)
+    return 1
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from soundforge.runtime.application import Application
     from soundforge.supervisors import Root
 
+    settings = _settings()
+
     async def serve() -> int:
-        app = Application(Root.child_spec(), stop_timeout=args.stop_timeout)
+        app = Application(Root.child_spec(settings), stop_timeout=args.stop_timeout)
         running = asyncio.ensure_future(app.run())
         started = asyncio.ensure_future(app.started.wait())
         await asyncio.wait([running, started], return_when=asyncio.FIRST_COMPLETED)
         if app.started.is_set():
             log.info(
-                "SoundForge %s is running: %d processes under the root supervisor. "
+                "SoundForge %s is running: %d processes under the root supervisor, data in %s. "
                 "Press Ctrl-C to stop.",
                 __version__,
                 len(app.node.processes),
+                settings.data_dir,
             )
         started.cancel()
-        return await running
+        code = await running
+        return _start_failed(app) if app.failure else code
 
     return int(_run(serve()))
 
 
+def _db(args: argparse.Namespace) -> int:
+    from soundforge.storage.db_command import run_db_command
+    from soundforge.storage.embedded_postgres import EmbeddedPostgres
+
+    settings = _settings()
+
+    async def db() -> int:
+        if settings.database_url is not None:
+            return await run_db_command(args.action, settings.database_url, sys.stdout)
+        # The running server's cluster when one is up; otherwise one for this command only.
+        cluster = EmbeddedPostgres(settings.data_dir)
+        dsn = await cluster.start()
+        try:
+            return await run_db_command(args.action, dsn, sys.stdout)
+        finally:
+            await cluster.stop()
+
+    return int(_run(db()))
+
+
 def _tree(args: argparse.Namespace) -> int:
-    from soundforge.runtime.application import Application
     from soundforge.runtime.introspect import ProcessInfo, tree
     from soundforge.supervisors import Root
 
-    async def snapshot() -> list[ProcessInfo]:
-        app = Application(Root.child_spec(), handle_signals=False)
+    settings = _settings()
+
+    async def snapshot() -> list[ProcessInfo] | None:
+        app = Application(Root.child_spec(settings), handle_signals=False)
         running = asyncio.ensure_future(app.run())
-        await app.started.wait()
+        started = asyncio.ensure_future(app.started.wait())
+        await asyncio.wait([running, started], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if not app.started.is_set():
+            await running
+            return None
         roots = tree(app.node)
         app.request_stop("tree printed")
         await running
         return roots
 
-    roots = _run(snapshot())
+    app_roots = _run(snapshot())
+    if app_roots is None:
+        print("soundforge: the supervision tree could not start (see the log)", file=sys.stderr)
+        return 1
+    roots = app_roots
     if args.json:
         print(msgspec.json.encode(roots).decode())
         return 0

@@ -74,8 +74,16 @@ class InvalidNodeName(ConfigError):
     """``SOUNDFORGE_NODE_NAME`` is empty, too long or contains whitespace."""
 
 
+#: Where a server running as root keeps its data, as Debian's services do: root's home is
+#: private (0700), and the embedded PostgreSQL runs as an unprivileged user who must reach it.
+SYSTEM_DATA_DIR = Path("/var/lib/soundforge")
+
+
 def default_data_dir() -> Path:
-    """The platform's per-user data directory for SoundForge (``~/.local/share/soundforge``)."""
+    """The platform's per-user data directory (``~/.local/share/soundforge``), or
+    ``/var/lib/soundforge`` for root."""
+    if os.geteuid() == 0:
+        return SYSTEM_DATA_DIR
     return Path(platformdirs.user_data_dir("soundforge", appauthor=False))
 
 

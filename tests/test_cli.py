@@ -8,14 +8,30 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.embedded_pg import scratch_data_dir
 
 CLI = [sys.executable, "-m", "soundforge"]
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data directory the embedded PostgreSQL's user can reach (pytest's tmp is private)."""
+    with scratch_data_dir() as path:
+        yield path
+
+
+def run(
+    *args: str, timeout: float = 60, data: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if data is not None:
+        env["SOUNDFORGE_DATA_DIR"] = str(data)
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_help_lists_the_subcommands() -> None:
@@ -42,15 +58,51 @@ def test_bad_input_is_one_sentence_and_exit_2(args: list[str], says: str) -> Non
     assert "Traceback" not in result.stderr
 
 
-def test_tree_json_shows_the_supervision_tree() -> None:
-    result = run("tree", "--json")
+def test_tree_json_shows_the_supervision_tree(data_dir: Path) -> None:
+    result = run("tree", "--json", data=data_dir)
     assert result.returncode == 0, result.stderr
     (master,) = json.loads(result.stdout)
     (root,) = master["children"]
     assert root["behaviour"] == "Root" and root["kind"] == "supervisor"
-    ids = [c["child_id"] for c in root["children"]]
-    assert ids == ["soundforge.registry", "soundforge.pubsub", "TaskSupervisor", "PortSupervisor"]
-    assert all(c["status"] == "waiting" for c in root["children"])
+    children = {c["child_id"]: c for c in root["children"]}
+    assert list(children) == [
+        "soundforge.registry",
+        "Repo",
+        "Migrator",
+        "soundforge.pubsub",
+        "PgPubSubBridge",
+        "TaskSupervisor",
+        "PortSupervisor",
+    ]
+    assert children["Repo"]["summary"]["healthy"] is True
+    assert children["Migrator"]["status"] == "stopped", "it migrated and returned IGNORE"
+
+
+def test_db_status_and_migrate_use_the_embedded_cluster(data_dir: Path) -> None:
+    status = run("db", "status", data=data_dir)
+    assert status.returncode == 0, status.stderr
+    assert "pending" in status.stdout and "0001" in status.stdout
+    migrate = run("db", "migrate", data=data_dir)
+    assert migrate.returncode == 0, migrate.stderr
+    again = run("db", "status", data=data_dir)
+    assert "0 pending" in again.stdout
+
+
+def test_a_missing_database_server_is_one_sentence(data_dir: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "db", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "SOUNDFORGE_DATA_DIR": str(data_dir),
+            "SOUNDFORGE_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+        },
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
 
 
 def test_bench_runtime_prints_every_figure() -> None:
@@ -71,9 +123,13 @@ def test_bench_runtime_prints_every_figure() -> None:
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
 
 
-def test_serve_runs_until_sigterm_and_stops_cleanly() -> None:
+def test_serve_runs_until_sigterm_and_stops_cleanly(data_dir: Path) -> None:
     proc = subprocess.Popen(
-        [*CLI, "serve"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        [*CLI, "serve"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "SOUNDFORGE_DATA_DIR": str(data_dir)},
     )
     try:
         assert proc.stderr is not None

@@ -63,6 +63,7 @@ __all__ = [
     "RepoHealth",
     "RepoOptions",
     "connection",
+    "dsn",
     "health",
     "pool",
     "transaction",
@@ -241,6 +242,18 @@ def health(name: Server = DEFAULT_NAME) -> RepoHealth:
     if not isinstance(state, RepoState):
         return RepoHealth(False, proc.started_at, "starting", 0)
     return RepoHealth(state.healthy, state.since, state.last_error, state.failures)
+
+
+def dsn(name: Server = DEFAULT_NAME) -> str:
+    """The DSN the Repo connects with (the embedded cluster's socket URL when embedded), for
+    parts that need a session of their own (LISTEN/NOTIFY, advisory-lock leadership)."""
+    state = _state(name)
+    if not state.dsn:
+        raise DatabaseUnavailable(
+            "The database is unavailable because its Repo has not connected yet; "
+            "try again in a moment."
+        )
+    return state.dsn
 
 
 def pool(name: Server = DEFAULT_NAME) -> Any:

@@ -30,6 +30,7 @@ from soundforge.runtime.exit import format_reason
 from soundforge.runtime.node import Node
 from soundforge.runtime.process import Exit, Process, receive, trap_exit
 from soundforge.runtime.results import Error, Ignore, Ok
+from soundforge.runtime.supervisor import explain_start_failure
 
 __all__ = ["GC_THRESHOLDS", "Application", "StopRequested", "tune_gc"]
 
@@ -71,6 +72,8 @@ class Application:
         self.node = Node(clock=clock)
         self.started = asyncio.Event()
         self._master: Process | None = None
+        #: Why the tree failed to start, in one line (None while it starts or runs).
+        self.failure: str | None = None
 
     def request_stop(self, why: str = "requested") -> None:
         """Ask the running application to stop its tree and return from :meth:`run`."""
@@ -96,7 +99,9 @@ class Application:
         spec = self.root_spec
         result = await spec.start(*spec.args)
         if isinstance(result, Error):
-            log.error("the application failed to start: %s", format_reason(result.reason))
+            self.failure = explain_start_failure(result.reason)
+            log.error("the application failed to start: %s", self.failure)
+            log.debug("start failure: %s", format_reason(result.reason, with_traceback=True))
             return 1
         if isinstance(result, Ignore) or not isinstance(result, Ok):
             log.error("the application's root did not start (%r)", result)

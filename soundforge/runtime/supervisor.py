@@ -48,7 +48,14 @@ from soundforge.runtime.child_spec import (
     validate_children,
 )
 from soundforge.runtime.errors import InvalidSpec
-from soundforge.runtime.exit import SHUTDOWN, ExitReason, ProcessExit, Shutdown, is_normal
+from soundforge.runtime.exit import (
+    SHUTDOWN,
+    ExitReason,
+    ProcessExit,
+    Shutdown,
+    format_reason,
+    is_normal,
+)
 from soundforge.runtime.gen_server import (
     GenServer,
     Init,
@@ -78,6 +85,7 @@ __all__ = [
     "SupervisorSpec",
     "count_children",
     "delete_child",
+    "explain_start_failure",
     "get_childspec",
     "restart_child",
     "start_child",
@@ -107,6 +115,18 @@ class FailedToStartChild(msgspec.Struct, frozen=True):
 
     id: Any
     reason: Any
+
+
+def explain_start_failure(reason: Any) -> str:
+    """One line for a failed tree start: the path of child ids down to the child that failed,
+    then its reason (``Repo: PostgreSQL's server programs are not installed; ...``)."""
+    path: list[str] = []
+    while isinstance(reason, Shutdown) and isinstance(reason.term, FailedToStartChild):
+        child_id = reason.term.id
+        path.append(child_id.__name__ if isinstance(child_id, type) else str(child_id))
+        reason = reason.term.reason
+    text = str(reason) if isinstance(reason, Exception) and str(reason) else format_reason(reason)
+    return f"{' > '.join(path)}: {text}" if path else text
 
 
 class Supervisor:
