@@ -1,0 +1,277 @@
+"""``soundforge bench queue``: the job queue's throughput and wake-up latency, next to pgqueuer.
+
+Prints one JSON object. Everything runs in one process against one PostgreSQL: the one at
+``--dsn``, or else a throwaway embedded cluster in a temporary directory (the product's
+``EmbeddedPostgres``, with its durable defaults: fsync and synchronous commit on).
+
+Figures:
+
+* ``jobs_per_s``: no-op jobs, from the first insert to the last completion recorded in the
+  database. ``N`` jobs are inserted with ``insert_all`` in chunks while one node's producer
+  (limit ``--limit``) runs them; history is kept (every job stays as ``completed``).
+* ``insert_to_start_p50_ms``/``insert_to_start_p99_ms``: single jobs inserted one at a time
+  while the producer is idle, from calling ``insert`` to ``perform`` starting (the NOTIFY
+  wake-up path: commit → notifier → producer → claim → task).
+* ``pgqueuer_jobs_per_s``: the same ``N`` no-op jobs through pgqueuer (the peer named in
+  ``dependencies-here.md``), enqueued in the same chunks while its ``QueueManager`` runs, on
+  the same database in the same run. ``null`` with ``pgqueuer_error`` when pgqueuer is not
+  installed (``pip install soundforge[bench]``) or fails.
+
+Options: ``--dsn URL``, ``--quick`` (a tenth of the jobs and samples), ``--jobs N``,
+``--limit N``. The bench's rows are deleted afterwards; pgqueuer's tables are removed again
+if the bench installed them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+
+from soundforge.queue import (
+    MIGRATION,
+    JobRecord,
+    QueueConfig,
+    Queues,
+    Worker,
+    insert,
+    insert_all,
+    new_job,
+)
+from soundforge.runtime.exit import SHUTDOWN
+from soundforge.runtime.node import Node
+from soundforge.runtime.process import exit_future
+from soundforge.runtime.results import Ok
+
+__all__ = ["main", "run"]
+
+_CHUNK = 5000
+_LEFT = """SELECT (SELECT count(*) FROM jobs WHERE state = 'available' AND queue = $1)
+                + (SELECT count(*) FROM jobs WHERE state = 'executing' AND queue = $1)"""
+
+
+class Noop(Worker):
+    """The bench's job: nothing at all."""
+
+    name = "soundforge.bench.Noop"
+
+    async def perform(self, job: JobRecord) -> None:
+        return None
+
+
+async def _ensure_schema(pool: Any) -> None:
+    async with pool.acquire() as conn:
+        exists = await conn.fetchval("SELECT to_regclass('jobs') IS NOT NULL")
+        if not exists:
+            await conn.execute(MIGRATION.read_text())
+
+
+async def _our_queue(pool: Any, jobs: int, limit: int, samples: int) -> dict[str, Any]:
+    queue = f"bench_{uuid.uuid4().hex[:8]}"
+    node = Node(name="bench")
+    context = contextvars.copy_context()
+    context.run(node.start)
+    shell = node.attach()
+    loop = asyncio.get_running_loop()
+    waiting: dict[int, asyncio.Future[float]] = {}
+
+    def on_start(_e: Any, _m: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        now = time.perf_counter()
+        fut = waiting.setdefault(meta["job"].id, loop.create_future())
+        if not fut.done():
+            fut.set_result(now)
+
+    config = QueueConfig(
+        queues={queue: limit},
+        workers=[Noop],
+        node_name=f"bench-{queue}",
+        poll_interval=1.0,
+        shutdown_grace=5.0,
+    )
+    result = await Queues.start_link(config, pool)
+    assert isinstance(result, Ok), result
+    sup = result.pid
+    try:
+        # Throughput: insert in chunks while the producer runs them; done when the
+        # database has no job of the queue left to run (both partial indexes answer that).
+        t0 = time.perf_counter()
+        for offset in range(0, jobs, _CHUNK):
+            batch = [new_job(Noop, None, queue=queue) for _ in range(min(_CHUNK, jobs - offset))]
+            await insert_all(pool, batch)
+        deadline = t0 + 120
+        while await pool.fetchval(_LEFT, queue):
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{jobs} no-op jobs did not complete within 120 s")
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - t0
+
+        # Latency: one job at a time into an idle producer.
+        node.telemetry.attach("bench-start", ("queue", "job", "start"), on_start)
+        latencies: list[float] = []
+        for _ in range(samples):
+            await asyncio.sleep(0.005)
+            t = time.perf_counter()
+            job = await insert(pool, Noop, None, queue=queue)
+            fut = waiting.setdefault(job.id, loop.create_future())
+            latencies.append((await asyncio.wait_for(fut, 10) - t) * 1000)
+    finally:
+        target = sup._proc
+        if target is not None:
+            gone = exit_future(target)
+            target.signal_exit(shell.pid, SHUTDOWN, linked=False)
+            await gone
+        await asyncio.create_task(node.stop(), context=context)
+        await pool.execute("DELETE FROM jobs WHERE queue = $1", queue)
+    latencies.sort()
+    return {
+        "jobs_per_s": round(jobs / elapsed),
+        "insert_to_start_p50_ms": round(statistics.median(latencies), 3),
+        "insert_to_start_p99_ms": round(
+            latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3
+        ),
+    }
+
+
+async def _pgqueuer(dsn: str, jobs: int) -> dict[str, Any]:
+    try:
+        from pgqueuer import AsyncpgDriver, Queries, QueueManager
+    except ImportError:
+        return {"pgqueuer_jobs_per_s": None, "pgqueuer_error": "pgqueuer is not installed"}
+    admin = await asyncpg.connect(dsn)
+    worker_conn = await asyncpg.connect(dsn)
+    installed = False
+    try:
+        queries = Queries(AsyncpgDriver(admin))
+        if not await queries.schema_is_installed():
+            await queries.install()
+            installed = True
+        manager = QueueManager(Queries(AsyncpgDriver(worker_conn)))
+        entrypoint = f"bench_{uuid.uuid4().hex[:8]}"
+        count = 0
+
+        @manager.entrypoint(entrypoint)
+        async def noop(job: Any) -> None:
+            nonlocal count
+            count += 1
+            if count >= jobs:
+                manager.shutdown.set()
+
+        async def produce() -> None:
+            for offset in range(0, jobs, _CHUNK):
+                n = min(_CHUNK, jobs - offset)
+                await queries.enqueue([entrypoint] * n, [None] * n, [0] * n)
+
+        t0 = time.perf_counter()
+        producer = asyncio.create_task(produce())
+        try:
+            await asyncio.wait_for(
+                manager.run(batch_size=50, dequeue_timeout=_seconds(1)), timeout=120
+            )
+        finally:
+            await producer
+        elapsed = time.perf_counter() - t0
+        return {"pgqueuer_jobs_per_s": round(jobs / elapsed)}
+    except Exception as error:  # the peer failing must not lose our own figures: report it
+        return {"pgqueuer_jobs_per_s": None, "pgqueuer_error": f"{type(error).__name__}: {error}"}
+    finally:
+        if installed:
+            await Queries(AsyncpgDriver(admin)).uninstall()
+        await worker_conn.close()
+        await admin.close()
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+async def _run(dsn: str | None, jobs: int, limit: int, samples: int) -> dict[str, Any]:
+    if dsn is None:
+        from soundforge.storage.embedded_postgres import EmbeddedPostgres
+
+        with tempfile.TemporaryDirectory(prefix="soundforge-bench-") as tmp:
+            # The cluster may run as another (unprivileged) user, who must enter the folder.
+            os.chmod(tmp, 0o755)
+            pg = EmbeddedPostgres(Path(tmp))
+            started_dsn = await pg.start()
+            try:
+                figures = await _measure(started_dsn, jobs, limit, samples)
+            finally:
+                await pg.stop()
+            figures["database"] = "embedded"
+            return figures
+    figures = await _measure(dsn, jobs, limit, samples)
+    figures["database"] = "dsn"
+    return figures
+
+
+async def _measure(dsn: str, jobs: int, limit: int, samples: int) -> dict[str, Any]:
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
+    try:
+        await _ensure_schema(pool)
+        figures = await _our_queue(pool, jobs, limit, samples)
+    finally:
+        await pool.close()
+    figures.update(await _pgqueuer(dsn, jobs))
+    ours, theirs = figures["jobs_per_s"], figures.get("pgqueuer_jobs_per_s")
+    figures["vs_pgqueuer"] = round(ours / theirs, 2) if theirs else None
+    return figures
+
+
+def run(
+    dsn: str | None = None, *, quick: bool = False, jobs: int | None = None, limit: int = 500
+) -> dict[str, Any]:
+    """Measure and return the figures (a fresh event loop, uvloop when installed)."""
+    n = jobs or (2_000 if quick else 20_000)
+    samples = 30 if quick else 300
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+        loop = "uvloop"
+    except ImportError:
+        runner = asyncio.run
+        loop = "asyncio"
+    figures: dict[str, Any] = runner(_run(dsn, n, limit, samples))
+    figures.update(
+        {
+            "jobs": n,
+            "limit": limit,
+            "samples": samples,
+            "loop": loop,
+            "quick": quick,
+            "python": platform.python_version(),
+        }
+    )
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="soundforge bench queue", description=__doc__)
+    parser.add_argument("--dsn", help="PostgreSQL URL (default: a throwaway embedded cluster)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the jobs and samples")
+    parser.add_argument("--jobs", type=int, help="no-op jobs for the throughput figures")
+    parser.add_argument("--limit", type=int, default=500, help="the producer's concurrency limit")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.getLogger("soundforge.queue").setLevel(logging.ERROR)
+    print(json.dumps(run(args.dsn, quick=args.quick, jobs=args.jobs, limit=args.limit)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,426 @@
+"""The queue machinery's SQL: claim and acknowledge, stage, reconcile, heartbeat, rescue,
+prune, leadership. Private: producers and plugins call it; callers use ``engine.py``.
+
+Mirrors the fetch/ack/stage/rescue/prune queries of ``Oban.Engines.Basic`` and its plugins.
+The one difference that matters for throughput: acknowledgements are batched — one
+statement records every finished attempt, whatever its outcome (``ack``) — so a busy
+producer makes one round trip per batch of acknowledgements and one per claimed batch.
+
+Each acknowledgement is guarded by ``state = 'executing' AND attempt = <the attempt run>``:
+an attempt that was cancelled, rescued or re-claimed meanwhile changes nothing, which is
+what makes a completion recorded exactly once even when a job ran twice.
+
+The producer's *steps* (``claim_step``, ``ack_step``) run these on one pool connection each
+and turn a transient failure (PostgreSQL restarting) into a :class:`StepFailed` value.
+
+Values cross as text where a codec could differ (``args::text``, ``$1::text::jsonb``), so the
+functions work with whatever type codecs the Repo's pool installs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+
+from soundforge.queue import signals
+from soundforge.queue._db import TRANSIENT, pool_of
+from soundforge.queue.config import QueueContext
+from soundforge.queue.executor import Cancelled, Completed, Failed, Outcome, Released, Snoozed
+from soundforge.queue.job import AttemptError, JobRecord, JobState
+
+__all__ = [
+    "COLUMNS",
+    "CRON_LOCK_CLASS",
+    "JOB_COLUMNS",
+    "Acked",
+    "Claimed",
+    "StepFailed",
+    "ack",
+    "ack_step",
+    "claim",
+    "claim_step",
+    "heartbeat",
+    "job_from_row",
+    "notify_queues",
+    "prune",
+    "reconcile",
+    "release_node",
+    "rescue",
+    "stage",
+    "try_lock",
+]
+
+_FIELDS: Final = (
+    "id, state, queue, worker, args::text, meta::text, priority, attempt, max_attempts, "
+    "errors::text, inserted_at, scheduled_at, attempted_at, attempted_by, completed_at, "
+    "cancelled_at, discarded_at, unique_key"
+).split(", ")
+
+#: The columns of a :class:`JobRecord`, in its order (jsonb as text: see the docstring).
+COLUMNS: Final = ", ".join(_FIELDS)
+#: The same, qualified by the table, for statements that join ``jobs`` with another source.
+JOB_COLUMNS: Final = ", ".join(f"jobs.{field}" for field in _FIELDS)
+
+#: Advisory lock class (two-key form) for cron leadership.
+CRON_LOCK_CLASS: Final = 5_301_002
+
+_STATES: Final = {s.value: s for s in JobState}
+_OBJECT: Final = msgspec.json.Decoder(dict[str, Any])
+_ERRORS: Final = msgspec.json.Decoder(list[AttemptError])
+_ENCODE: Final = msgspec.json.Encoder()
+
+
+def job_from_row(row: Any, conflict: bool = False) -> JobRecord:
+    """A :class:`JobRecord` from a row selected with :data:`COLUMNS`."""
+    args, meta, errors = row[4], row[5], row[9]
+    return JobRecord(
+        row[0],
+        _STATES[row[1]],
+        row[2],
+        row[3],
+        {} if args == "{}" else _OBJECT.decode(args),
+        {} if meta == "{}" else _OBJECT.decode(meta),
+        row[6],
+        row[7],
+        row[8],
+        [] if errors == "[]" else _ERRORS.decode(errors),
+        row[10],
+        row[11],
+        row[12],
+        row[13],
+        row[14],
+        row[15],
+        row[16],
+        row[17],
+        conflict,
+    )
+
+
+async def notify_queues(conn: Any, queues: Iterable[str]) -> None:
+    """Wake the producers of ``queues`` on every node (at commit)."""
+    for queue in sorted(set(queues)):
+        await conn.execute(
+            "SELECT pg_notify($1, $2)", signals.CHANNEL, signals.encode(signals.Insert(queue))
+        )
+
+
+# -- the producer -------------------------------------------------------------------------
+
+_ACK: Final = """
+WITH completed AS (
+    UPDATE jobs SET state = 'completed', completed_at = now()
+    FROM unnest($1::bigint[], $2::int4[]) AS a(id, attempt)
+    WHERE jobs.id = a.id AND jobs.attempt = a.attempt AND jobs.state = 'executing'
+    RETURNING 1
+), other AS (
+    UPDATE jobs SET
+        state = f.state,
+        scheduled_at = CASE WHEN f.state IN ('retryable', 'scheduled')
+                            THEN now() + make_interval(secs => f.delay)
+                            ELSE jobs.scheduled_at END,
+        discarded_at = CASE WHEN f.state = 'discarded' THEN now() ELSE jobs.discarded_at END,
+        cancelled_at = CASE WHEN f.state = 'cancelled' THEN now() ELSE jobs.cancelled_at END,
+        attempt = CASE WHEN f.state IN ('scheduled', 'available') THEN jobs.attempt - 1
+                       ELSE jobs.attempt END,
+        meta = CASE WHEN f.state = 'scheduled'
+                    THEN jsonb_set(jobs.meta, '{snoozed}',
+                                   to_jsonb(COALESCE((jobs.meta->>'snoozed')::int, 0) + 1))
+                    ELSE jobs.meta END,
+        errors = CASE WHEN f.error IS NULL THEN jobs.errors
+                      ELSE jobs.errors || jsonb_build_array(
+                               f.error::jsonb || jsonb_build_object('at', now())) END
+    FROM unnest($3::bigint[], $4::int4[], $5::text[], $6::float8[], $7::text[])
+         AS f(id, attempt, state, delay, error)
+    WHERE jobs.id = f.id AND jobs.attempt = f.attempt AND jobs.state = 'executing'
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM completed) + (SELECT count(*) FROM other)
+"""
+
+_CLAIM: Final = f"""
+UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = now(),
+                attempted_by = $1
+WHERE id IN (
+    SELECT id FROM jobs WHERE state = 'available' AND queue = $2
+    ORDER BY priority, scheduled_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING {COLUMNS}
+"""
+
+
+def _error_json(error: AttemptError) -> str:
+    return _ENCODE.encode(
+        {
+            "attempt": error.attempt,
+            "kind": error.kind,
+            "message": error.message,
+            "traceback": error.traceback,
+        }
+    ).decode()
+
+
+async def ack(conn: Any, acks: Sequence[Outcome], timeout: float | None = None) -> int:
+    """Record finished attempts in one statement; returns how many were still executing
+    (an attempt cancelled, rescued or re-claimed meanwhile is left as it is)."""
+    done_ids: list[int] = []
+    done_attempts: list[int] = []
+    ids: list[int] = []
+    attempts: list[int] = []
+    states: list[str] = []
+    delays: list[float] = []
+    errors: list[str | None] = []
+    for outcome in acks:
+        kind = type(outcome)
+        if kind is Completed:
+            done_ids.append(outcome.job_id)
+            done_attempts.append(outcome.attempt)
+            continue
+        ids.append(outcome.job_id)
+        attempts.append(outcome.attempt)
+        if isinstance(outcome, Failed):
+            states.append("discarded" if outcome.discard else "retryable")
+            delays.append(outcome.delay)
+            errors.append(_error_json(outcome.error))
+        elif isinstance(outcome, Cancelled):
+            states.append("cancelled")
+            delays.append(0.0)
+            errors.append(_error_json(outcome.error))
+        elif isinstance(outcome, Released):
+            states.append("available")
+            delays.append(0.0)
+            errors.append(None)
+        else:
+            assert isinstance(outcome, Snoozed)
+            states.append("scheduled")
+            delays.append(outcome.seconds)
+            errors.append(None)
+    recorded = await conn.fetchval(
+        _ACK, done_ids, done_attempts, ids, attempts, states, delays, errors, timeout=timeout
+    )
+    return int(recorded)
+
+
+async def claim(
+    conn: Any, node: str, queue: str, demand: int, timeout: float | None = None
+) -> list[JobRecord]:
+    """Claim up to ``demand`` available jobs of ``queue`` for ``node``, in fetch order."""
+    rows = await conn.fetch(_CLAIM, node, queue, demand, timeout=timeout)
+    jobs = [job_from_row(r) for r in rows]
+    jobs.sort(key=_fetch_order)
+    return jobs
+
+
+def _fetch_order(job: JobRecord) -> tuple[int, datetime, int]:
+    return (job.priority, job.scheduled_at, job.id)
+
+
+async def stage(conn: Any, queue: str, limit: int = 5000, timeout: float | None = None) -> int:
+    """Make due scheduled and retryable jobs of ``queue`` available; wake other nodes."""
+    staged = await conn.fetchval(
+        """WITH due AS (
+               SELECT id FROM jobs
+               WHERE state IN ('scheduled', 'retryable') AND queue = $1 AND scheduled_at <= now()
+               ORDER BY scheduled_at, id LIMIT $2
+               FOR UPDATE SKIP LOCKED
+           ), staged AS (
+               UPDATE jobs SET state = 'available' FROM due WHERE jobs.id = due.id
+               RETURNING jobs.id
+           )
+           SELECT count(*) FROM staged""",
+        queue,
+        limit,
+        timeout=timeout,
+    )
+    if staged:
+        await notify_queues(conn, [queue])
+    return int(staged)
+
+
+_RESCUE_SET: Final = """
+    state = CASE WHEN jobs.attempt >= jobs.max_attempts THEN 'discarded'
+                 ELSE 'available' END,
+    discarded_at = CASE WHEN jobs.attempt >= jobs.max_attempts THEN now() END,
+    errors = jobs.errors || jsonb_build_array(jsonb_build_object(
+        'attempt', jobs.attempt, 'at', now(), 'kind', $1::text,
+        'message', $2::text || COALESCE(jobs.attempted_by, '?'), 'traceback', NULL))
+"""
+
+
+async def reconcile(
+    conn: Any, node: str, queue: str, keep: Sequence[int], timeout: float | None = None
+) -> int:
+    """Give back ``queue``'s jobs that ``node`` holds as executing but does not run (a
+    producer that restarted, or a claim whose answer was lost); returns how many."""
+    rows = await conn.fetch(
+        f"""UPDATE jobs SET {_RESCUE_SET}
+            WHERE state = 'executing' AND attempted_by = $3 AND queue = $4
+              AND NOT (id = ANY($5::bigint[]))
+            RETURNING jobs.state""",
+        "orphaned",
+        "the producer running this attempt restarted on node ",
+        node,
+        queue,
+        list(keep),
+        timeout=timeout,
+    )
+    if any(r[0] == "available" for r in rows):
+        await notify_queues(conn, [queue])
+    return len(rows)
+
+
+# -- the producer's steps (each runs in a helper task of the producer) ---------------------
+
+
+class Claimed(msgspec.Struct, frozen=True):
+    """What a claim step got: the claimed jobs, and whether it reconciled first."""
+
+    jobs: list[JobRecord]
+    reconciled: bool
+
+
+class Acked(msgspec.Struct, frozen=True):
+    """An ack step recorded its batch (``recorded`` attempts were still executing)."""
+
+    recorded: int
+
+
+class StepFailed(msgspec.Struct, frozen=True):
+    """A step could not reach the database; it is retried with backoff."""
+
+    error: str
+
+
+async def claim_step(
+    ctx: QueueContext, queue: str, demand: int, keep: list[int] | None, staging: bool
+) -> Claimed | StepFailed:
+    """Reconcile (when ``keep`` is given: the jobs this producer still owns), stage due
+    jobs, claim up to ``demand`` (a helper task of the producer)."""
+    timeout = ctx.config.op_timeout
+    try:
+        async with pool_of(ctx.pool).acquire(timeout=timeout) as conn:
+            if keep is not None:
+                await reconcile(conn, ctx.node, queue, keep, timeout=timeout)
+            if staging:
+                await stage(conn, queue, timeout=timeout)
+            jobs = await claim(conn, ctx.node, queue, demand, timeout) if demand else []
+    except TRANSIENT as error:
+        return StepFailed(f"{type(error).__name__}: {error}")
+    return Claimed(jobs, keep is not None)
+
+
+async def ack_step(ctx: QueueContext, acks: list[Outcome]) -> Acked | StepFailed:
+    """Record a batch of finished attempts (a helper task)."""
+    timeout = ctx.config.op_timeout
+    try:
+        async with pool_of(ctx.pool).acquire(timeout=timeout) as conn:
+            recorded = await ack(conn, acks, timeout)
+    except TRANSIENT as error:
+        return StepFailed(f"{type(error).__name__}: {error}")
+    return Acked(recorded)
+
+
+# -- the lifeline -------------------------------------------------------------------------
+
+
+async def heartbeat(
+    conn: Any, node: str, started_at: datetime | None, queues: dict[str, int]
+) -> datetime:
+    """Record that ``node`` is alive; ``started_at=None`` starts a new run of it (jobs it
+    claimed before are then rescued). Returns the run's ``started_at``."""
+    started: datetime = await conn.fetchval(
+        """INSERT INTO queue_nodes (name, started_at, heartbeat_at, queues)
+           VALUES ($1, COALESCE($2, now()), now(), $3::text::jsonb)
+           ON CONFLICT (name) DO UPDATE
+               SET started_at = EXCLUDED.started_at, heartbeat_at = now(),
+                   queues = EXCLUDED.queues
+           RETURNING started_at""",
+        node,
+        started_at,
+        _ENCODE.encode(queues).decode(),
+    )
+    return started
+
+
+async def rescue(conn: Any, rescue_after: float, limit: int = 1000) -> list[tuple[int, str, str]]:
+    """Rescue executing jobs of dead nodes: no row, a heartbeat older than ``rescue_after``,
+    or claimed before the node's current run began. Each row is taken by one rescuer
+    (SKIP LOCKED, state re-checked). Returns (id, queue, new state) and wakes producers."""
+    rows = await conn.fetch(
+        f"""WITH stale AS (
+                SELECT j.id FROM jobs j
+                LEFT JOIN queue_nodes n ON n.name = j.attempted_by
+                WHERE j.state = 'executing'
+                  AND (n.name IS NULL
+                       OR n.heartbeat_at < now() - make_interval(secs => $3)
+                       OR j.attempted_at < n.started_at)
+                ORDER BY j.id LIMIT $4
+                FOR UPDATE OF j SKIP LOCKED
+            )
+            UPDATE jobs SET {_RESCUE_SET}
+            FROM stale WHERE jobs.id = stale.id AND jobs.state = 'executing'
+            RETURNING jobs.id, jobs.queue, jobs.state""",
+        "rescued",
+        "this attempt was lost: its node stopped: ",
+        rescue_after,
+        limit,
+    )
+    result = [(r[0], r[1], r[2]) for r in rows]
+    await notify_queues(conn, [q for _, q, s in result if s == "available"])
+    await conn.execute(
+        """DELETE FROM queue_nodes n
+           WHERE n.heartbeat_at < now() - make_interval(secs => $1)
+             AND NOT EXISTS (SELECT 1 FROM jobs j
+                             WHERE j.state = 'executing' AND j.attempted_by = n.name)""",
+        max(rescue_after * 10, 3600.0),
+    )
+    return result
+
+
+async def release_node(conn: Any, node: str) -> int:
+    """A node stops: give back what it still holds as executing, and forget the node."""
+    rows = await conn.fetch(
+        f"""UPDATE jobs SET {_RESCUE_SET}
+            WHERE state = 'executing' AND attempted_by = $3
+            RETURNING jobs.queue, jobs.state""",
+        "orphaned",
+        "the node stopped before this attempt finished: ",
+        node,
+    )
+    await notify_queues(conn, [r[0] for r in rows if r[1] == "available"])
+    await conn.execute("DELETE FROM queue_nodes WHERE name = $1", node)
+    return len(rows)
+
+
+# -- the pruner and cron ------------------------------------------------------------------
+
+
+async def prune(conn: Any, max_age: float, limit: int) -> int:
+    """Delete up to ``limit`` completed, cancelled and discarded jobs older than ``max_age``."""
+    status = await conn.execute(
+        """WITH doomed AS (
+               SELECT id FROM jobs
+               WHERE (state = 'completed' AND completed_at < now() - make_interval(secs => $1))
+                  OR (state = 'cancelled' AND cancelled_at < now() - make_interval(secs => $1))
+                  OR (state = 'discarded' AND discarded_at < now() - make_interval(secs => $1))
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED
+           )
+           DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id""",
+        max_age,
+        limit,
+    )
+    return int(str(status).rsplit(" ", 1)[-1])
+
+
+async def try_lock(conn: Any, key: str) -> bool:
+    """Take the session advisory lock of ``key`` (cron leadership) if it is free."""
+    return bool(
+        await conn.fetchval(
+            "SELECT pg_try_advisory_lock($1::int4, hashtext($2))", CRON_LOCK_CLASS, key
+        )
+    )

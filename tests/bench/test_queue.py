@@ -1,0 +1,35 @@
+"""``soundforge bench queue --quick`` against the test cluster prints every figure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from soundforge.bench import queue as bench
+
+FIGURES = [
+    "jobs_per_s",
+    "insert_to_start_p50_ms",
+    "insert_to_start_p99_ms",
+    "pgqueuer_jobs_per_s",
+    "vs_pgqueuer",
+]
+
+
+async def test_quick_bench_prints_every_figure(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The bench runs its own event loop (uvloop), so it gets a thread of its own here.
+    code = await asyncio.to_thread(bench.main, ["--quick", "--jobs", "1000", "--dsn", database_url])
+    assert code == 0
+    figures: dict[str, Any] = json.loads(capsys.readouterr().out)
+    for name in FIGURES:
+        assert name in figures, name
+    assert figures["jobs_per_s"] > 0
+    assert 0 < figures["insert_to_start_p50_ms"] <= figures["insert_to_start_p99_ms"]
+    # pgqueuer is in the bench extra; when it could not run, the reason is printed.
+    assert figures["pgqueuer_jobs_per_s"] is not None or figures["pgqueuer_error"]
+    assert figures["database"] == "dsn" and figures["quick"] is True

@@ -1,0 +1,176 @@
+"""Inserting and managing jobs: transactions, uniqueness under races, cancel, retry, complete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+
+from soundforge.queue import (
+    INCOMPLETE_STATES,
+    InvalidJob,
+    JobState,
+    Unique,
+    _sql,
+    cancel_job,
+    complete_job,
+    get_job,
+    insert,
+    insert_all,
+    list_jobs,
+    new_job,
+    retry_job,
+    signals,
+)
+from soundforge.queue.executor import Completed, Released
+from tests.queue.workers import Noop, Scripted
+
+
+class UniqueTrack(Noop):
+    name = "test.UniqueTrack"
+    queue = "download"
+    unique = Unique(period=None, keys=("track_id",), states=INCOMPLETE_STATES)
+
+
+class Args(msgspec.Struct):
+    track_id: int
+    note: str = ""
+
+
+async def test_insert_uses_the_workers_options(pool: Any) -> None:
+    job = await insert(pool, UniqueTrack, Args(7, "x"), meta={"by": "test"})
+    assert job.state == JobState.AVAILABLE
+    assert (job.queue, job.worker, job.priority, job.max_attempts) == (
+        "download",
+        "test.UniqueTrack",
+        0,
+        20,
+    )
+    assert job.args == {"track_id": 7, "note": "x"}
+    assert job.meta == {"by": "test"}
+    assert job.attempt == 0 and job.errors == [] and not job.conflict
+    assert await get_job(pool, job.id) == job
+
+
+async def test_insert_all_keeps_the_order_and_mixes_unique_jobs(pool: Any) -> None:
+    jobs = [new_job(Noop, {"i": i}) for i in range(5)]
+    jobs.insert(2, new_job(UniqueTrack, {"track_id": 1}))
+    jobs.append(new_job(UniqueTrack, {"track_id": 1}))
+    records = await insert_all(pool, jobs)
+    assert [r.args for r in records] == [j.args for j in jobs]
+    assert records[2].id == records[-1].id and records[-1].conflict
+    assert len(await list_jobs(pool)) == 6
+
+
+async def test_a_rolled_back_transaction_leaves_no_job_and_sends_no_notification(
+    pool: Any, jobs_url: str
+) -> None:
+    listener = await asyncpg.connect(jobs_url)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener(signals.CHANNEL, lambda *a: heard.put_nowait(a[-1]))
+    try:
+        async with pool.acquire() as conn:
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():
+                    await insert(conn, Noop, {"n": 1})
+                    raise RuntimeError("the domain write failed")
+            assert await list_jobs(pool) == []
+            async with conn.transaction():
+                job = await insert(conn, Noop, {"n": 2})
+                await asyncio.sleep(0.1)
+                assert heard.empty()  # nothing is delivered before the commit
+        assert signals.decode(await asyncio.wait_for(heard.get(), 5)) == signals.Insert("default")
+        assert [j.id for j in await list_jobs(pool)] == [job.id]
+    finally:
+        await listener.close()
+
+
+async def test_two_nodes_racing_on_a_unique_job_insert_one(jobs_url: str) -> None:
+    conns = [await asyncpg.connect(jobs_url) for _ in range(8)]
+    try:
+        for round_ in range(5):
+
+            async def one(conn: Any, round_: int = round_) -> Any:
+                async with conn.transaction():
+                    job = await insert(conn, UniqueTrack, {"track_id": round_})
+                    await asyncio.sleep(0.01)  # hold the lock while the others pile up
+                    return job
+
+            results = await asyncio.gather(*(one(c) for c in conns))
+            assert len({r.id for r in results}) == 1
+            assert sum(not r.conflict for r in results) == 1
+        assert len(await list_jobs(conns[0])) == 5
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def test_uniqueness_respects_states_and_period(pool: Any) -> None:
+    first = await insert(pool, UniqueTrack, {"track_id": 1})
+    assert (await insert(pool, UniqueTrack, {"track_id": 1, "note": "other"})).conflict
+    assert not (await insert(pool, UniqueTrack, {"track_id": 2})).conflict
+    await cancel_job(pool, first.id)  # cancelled is not an incomplete state
+    assert not (await insert(pool, UniqueTrack, {"track_id": 1})).conflict
+    short = Unique(period=0.2)
+    assert not (await insert(pool, Noop, {"a": 1}, unique=short)).conflict
+    assert (await insert(pool, Noop, {"a": 1}, unique=short)).conflict
+    await asyncio.sleep(0.3)
+    assert not (await insert(pool, Noop, {"a": 1}, unique=short)).conflict
+
+
+async def test_retry_job_and_complete_job(pool: Any) -> None:
+    job = await insert(pool, Scripted, {"script": ["ok"]})
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE jobs SET state = 'executing', attempt = 1 WHERE id = $1", job.id)
+        running = await get_job(conn, job.id)
+        assert running is not None
+        async with conn.transaction():
+            assert await complete_job(conn, running)
+    assert (await get_job(pool, job.id)).state == JobState.COMPLETED  # type: ignore[union-attr]
+    assert not await complete_job(pool, running)  # that attempt is no longer executing
+    again = await retry_job(pool, job.id)
+    assert again is not None and again.state == JobState.AVAILABLE
+    assert again.completed_at is None and again.max_attempts >= 2
+    assert (await retry_job(pool, job.id)).state == JobState.AVAILABLE  # type: ignore[union-attr]
+    assert await retry_job(pool, 10**9) is None
+
+
+async def test_acknowledgements_are_guarded_by_the_attempt(pool: Any) -> None:
+    jobs = await insert_all(pool, [new_job(Noop, {"i": i}) for i in range(3)])
+    async with pool.acquire() as conn:
+        claimed = await _sql.claim(conn, "n", "default", 3)
+        assert [j.attempt for j in claimed] == [1, 1, 1]
+        first, second, third = claimed
+        stale = Completed(second.id, attempt=7)  # an attempt that is no longer running
+        recorded = await _sql.ack(
+            conn, [Completed(first.id, 1), stale, Released(third.id, 1), Completed(first.id, 1)]
+        )
+    assert recorded == 2
+    states = {j.id: (j.state, j.attempt) for j in await list_jobs(pool)}
+    assert states == {
+        jobs[0].id: (JobState.COMPLETED, 1),
+        jobs[1].id: (JobState.EXECUTING, 1),
+        jobs[2].id: (JobState.AVAILABLE, 0),  # released: the attempt is not used up
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"priority": 10}, "priority must be an integer from 0"),
+        ({"max_attempts": 0}, "max_attempts must be an integer of at least 1"),
+        ({"schedule_in": 1, "scheduled_at": object()}, "not both"),
+        ({"args": [1, 2]}, "must be a dict or a msgspec struct"),
+        ({"args": {"x": object()}}, "JSON-encodable"),
+    ],
+)
+async def test_invalid_jobs_are_refused_with_a_clear_message(
+    pool: Any, options: dict[str, Any], message: str
+) -> None:
+    args = options.pop("args", {})
+    with pytest.raises(InvalidJob, match=message):
+        await insert(pool, Noop, args, **options)
+    assert await list_jobs(pool) == []

@@ -1,0 +1,211 @@
+"""A producer running jobs: results, retries with backoff, snooze, timeouts, scheduling,
+cancel, pause/resume, telemetry (real PostgreSQL, one node)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from soundforge.queue import (
+    JobState,
+    cancel_job,
+    check_queue,
+    get_job,
+    insert,
+    pause_local,
+    pause_queue,
+    resume_local,
+    resume_queue,
+)
+from tests.queue.conftest import Events, StartNode, wait_for, wait_until
+from tests.queue.workers import Noop, Scripted, Sleepy, Slow
+
+
+async def test_a_job_runs_and_is_completed(start_node: StartNode, pool: Any) -> None:
+    qnode = await start_node("a")
+    events = Events(qnode.node)
+    job = await insert(pool, Noop, {"x": 1})
+    done = await wait_for(pool, job.id, JobState.COMPLETED)
+    assert done.attempt == 1
+    assert done.attempted_by == "a"
+    assert done.completed_at is not None
+    assert done.errors == []
+    [start] = events.of("start", job.id)
+    assert start["queue"] == "default" and start["worker"] == "test.Noop"
+    [stop] = events.of("stop", job.id)
+    assert stop["state"] == "success"
+    assert stop["duration"] >= 0 and stop["queue_time"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("script", "state", "attempts", "kinds"),
+    [
+        (["error", "raise", "ok"], JobState.COMPLETED, 3, ["error", "exception"]),
+        (["cancel"], JobState.CANCELLED, 1, ["cancel"]),
+        (["raise"], JobState.DISCARDED, 5, ["exception"] * 5),
+    ],
+    ids=["retried-then-ok", "cancelled", "discarded-after-max-attempts"],
+)
+async def test_results_move_the_job_and_record_each_error(
+    start_node: StartNode,
+    pool: Any,
+    script: list[str],
+    state: JobState,
+    attempts: int,
+    kinds: list[str],
+) -> None:
+    qnode = await start_node("a")
+    events = Events(qnode.node)
+    job = await insert(pool, Scripted, {"script": script})
+    final = await wait_for(pool, job.id, state, timeout=15)
+    assert final.attempt == attempts
+    assert [e.kind for e in final.errors] == kinds
+    assert [e.attempt for e in final.errors] == list(range(1, len(kinds) + 1))
+    assert all(e.at is not None and e.message for e in final.errors)
+    if "exception" in kinds:
+        crash = final.errors[kinds.index("exception")]
+        assert f"RuntimeError: crashed on attempt {crash.attempt}" in (crash.traceback or "")
+    if state is JobState.DISCARDED:
+        assert final.discarded_at is not None
+        assert events.of("exception", job.id)[-1]["state"] == "discard"
+    if state is JobState.CANCELLED:
+        assert final.cancelled_at is not None
+        assert events.of("stop", job.id)[0]["state"] == "cancelled"
+
+
+async def test_retries_follow_the_workers_backoff(start_node: StartNode, pool: Any) -> None:
+    await start_node("a")
+    job = await insert(pool, Scripted, {"script": ["error", "error", "ok"]})
+    done = await wait_for(pool, job.id, JobState.COMPLETED, timeout=15)
+    first, second = done.errors
+    assert first.at is not None and second.at is not None and done.attempted_at is not None
+    # Scripted.backoff(n) = 0.1 n seconds: attempt 2 waits >= 0.1 s, attempt 3 >= 0.2 s.
+    assert second.at - first.at >= timedelta(seconds=0.1)
+    assert done.attempted_at - second.at >= timedelta(seconds=0.2)
+
+
+async def test_snooze_does_not_use_an_attempt(start_node: StartNode, pool: Any) -> None:
+    await start_node("a")
+    job = await insert(pool, Scripted, {"script": ["snooze", "snooze", "ok"], "snooze": 0.05})
+    done = await wait_for(pool, job.id, JobState.COMPLETED)
+    assert done.attempt == 1
+    assert done.meta["snoozed"] == 2
+    assert done.errors == []
+
+
+async def test_a_timeout_is_a_failure_of_kind_timeout(start_node: StartNode, pool: Any) -> None:
+    await start_node("a")
+    job = await insert(pool, Sleepy, {})
+    final = await wait_for(pool, job.id, JobState.DISCARDED)
+    assert [e.kind for e in final.errors] == ["timeout", "timeout"]
+    assert "timeout of 0.1 s" in final.errors[0].message
+
+
+async def test_an_unknown_worker_fails_the_attempt(start_node: StartNode, pool: Any) -> None:
+    await start_node("a")
+    job = await insert(pool, "no.such.Worker", {}, max_attempts=1)
+    final = await wait_for(pool, job.id, JobState.DISCARDED)
+    assert "no worker named 'no.such.Worker'" in final.errors[0].message
+
+
+async def test_scheduled_jobs_run_when_due(start_node: StartNode, pool: Any) -> None:
+    await start_node("a")
+    later = await insert(pool, Noop, {}, schedule_in=0.3)
+    at = await insert(pool, Noop, {}, scheduled_at=datetime.now(UTC) + timedelta(seconds=0.3))
+    assert later.state == at.state == JobState.SCHEDULED
+    for job in (later, at):
+        done = await wait_for(pool, job.id, JobState.COMPLETED)
+        assert done.attempted_at is not None and done.attempted_at >= job.scheduled_at
+
+
+async def test_higher_priority_runs_first(start_node: StartNode, pool: Any) -> None:
+    qnode = await start_node("a", queues={"default": 1})
+    with qnode.inside():
+        await pause_local("default")
+    low = await insert(pool, Noop, {}, priority=9)
+    high = await insert(pool, Noop, {}, priority=0)
+    with qnode.inside():
+        await resume_local("default")
+    low_done = await wait_for(pool, low.id, JobState.COMPLETED)
+    high_done = await wait_for(pool, high.id, JobState.COMPLETED)
+    assert high_done.attempted_at is not None and low_done.attempted_at is not None
+    assert high_done.attempted_at <= low_done.attempted_at
+
+
+async def test_cancelling_an_executing_job_kills_its_task(start_node: StartNode, pool: Any) -> None:
+    qnode = await start_node("a")
+    events = Events(qnode.node)
+    job = await insert(pool, Slow, {"seconds": 30})
+    await wait_for(pool, job.id, JobState.EXECUTING)
+    await wait_until(lambda: _started(events, job.id), what="the job's task started")
+    cancelled = await cancel_job(pool, job.id)
+    assert cancelled is not None and cancelled.state == JobState.CANCELLED
+
+    async def gone() -> bool:
+        with qnode.inside():
+            return job.id not in (await check_queue("default")).running
+
+    await wait_until(gone, timeout=5, what="the producer dropped the cancelled job")
+    assert events.of("stop", job.id)[0]["state"] == "cancelled"
+    assert (await get_job(pool, job.id)).state == JobState.CANCELLED  # type: ignore[union-attr]
+    assert [p for p in qnode.node.processes.values() if p.kind == "task"] == []
+
+
+async def _started(events: Events, job_id: int) -> bool:
+    return bool(events.of("start", job_id))
+
+
+async def test_cancel_of_a_waiting_job_and_of_a_finished_one(pool: Any, jobs_url: str) -> None:
+    waiting = await insert(pool, Noop, {}, schedule_in=60)
+    cancelled = await cancel_job(pool, waiting.id)
+    assert cancelled is not None and cancelled.state == JobState.CANCELLED
+    again = await cancel_job(pool, waiting.id)
+    assert again is not None and again.cancelled_at == cancelled.cancelled_at
+    assert await cancel_job(pool, 10**9) is None
+
+
+async def test_pause_and_resume_locally(start_node: StartNode, pool: Any) -> None:
+    qnode = await start_node("a")
+    with qnode.inside():
+        info = await pause_local("default")
+    assert info.paused
+    job = await insert(pool, Noop, {})
+    # Bounded: paused for several poll intervals, the job stays available.
+    await wait_until(_slept(0.3), what="time passing")
+    assert (await get_job(pool, job.id)).state == JobState.AVAILABLE  # type: ignore[union-attr]
+    with qnode.inside():
+        assert not (await resume_local("default")).paused
+    await wait_for(pool, job.id, JobState.COMPLETED)
+
+
+async def test_pause_and_resume_every_node_by_notify(start_node: StartNode, pool: Any) -> None:
+    a = await start_node("a")
+    b = await start_node("b")
+    await pause_queue(pool, "default")
+
+    async def paused(qnode: Any, flag: bool) -> bool:
+        with qnode.inside():
+            return (await check_queue("default")).paused is flag
+
+    for qnode in (a, b):
+        await wait_until(lambda q=qnode: paused(q, True), what=f"{qnode.name} paused")
+    job = await insert(pool, Noop, {})
+    await wait_until(_slept(0.3), what="time passing")
+    assert (await get_job(pool, job.id)).state == JobState.AVAILABLE  # type: ignore[union-attr]
+    await resume_queue(pool, "default", node="b")
+    done = await wait_for(pool, job.id, JobState.COMPLETED)
+    assert done.attempted_by == "b"
+    assert await paused(a, True)
+
+
+def _slept(seconds: float) -> Any:
+    import time
+
+    until = time.monotonic() + seconds
+
+    async def check() -> bool:
+        return time.monotonic() >= until
+
+    return check
