@@ -1,8 +1,10 @@
 """The ``soundforge`` command: one entry point, one subcommand per use.
 
-    soundforge serve            run the studio server's supervision tree until Ctrl-C
-    soundforge tree [--json]    start the tree, print it as the admin console sees it, stop
-    soundforge bench runtime    measure the actor runtime (one JSON object)
+    soundforge serve                 run the studio server until Ctrl-C or SIGTERM
+    soundforge worker [--queues Q]   run a node that only works on jobs
+    soundforge db migrate|status     apply or list the database migrations
+    soundforge tree [--json]         start the tree, print it as the admin console sees it, stop
+    soundforge bench runtime|queue   measure the runtime or the job queue (one JSON object)
     soundforge version
 
 This is the only module that configures logging. Errors reaching the user are one sentence
@@ -69,6 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+    worker = commands.add_parser(
+        "worker", help="run a node that only works on jobs (no studio, no web endpoint)"
+    )
+    worker.add_argument(
+        "--queues",
+        type=_queue_list,
+        default=None,
+        help="comma-separated queues to work on, each optionally NAME=LIMIT "
+        "(default: download,processing,analysis with their default limits)",
+    )
+    worker.add_argument("--stop-timeout", type=float, default=30.0, help="as for serve")
+    worker.set_defaults(handler=_worker)
+
     db = commands.add_parser("db", help="database migrations: migrate or status")
     db.add_argument(
         "action", metavar="ACTION", choices=["migrate", "status"], help="migrate|status"
@@ -80,11 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     tree.set_defaults(handler=_tree)
 
     bench = commands.add_parser("bench", help="run a benchmark and print one JSON object")
-    bench.add_argument("name", metavar="BENCHMARK", choices=["runtime"], help="runtime")
+    bench.add_argument(
+        "name", metavar="BENCHMARK", choices=["runtime", "queue"], help="runtime|queue"
+    )
     bench.add_argument("--quick", action="store_true", help="a tenth of the iterations")
     bench.add_argument(
-        "--asyncio", action="store_true", help="use the stdlib event loop instead of uvloop"
+        "--asyncio", action="store_true", help="runtime: the stdlib event loop, not uvloop"
     )
+    bench.add_argument("--dsn", help="queue: a PostgreSQL URL (default: a throwaway cluster)")
     bench.set_defaults(handler=_bench)
 
     version = commands.add_parser("version", help="print the version")
@@ -136,12 +154,26 @@ def _start_failed(app: Application) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from soundforge.supervisors import RootOptions
+
+    return _run_node(RootOptions(_settings()), args.stop_timeout)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from soundforge.queue import DEFAULT_QUEUES
+    from soundforge.supervisors import RootOptions
+
+    queues = args.queues if args.queues is not None else dict(DEFAULT_QUEUES)
+    return _run_node(RootOptions(_settings(), queues=queues), args.stop_timeout)
+
+
+def _run_node(options: Any, stop_timeout: float) -> int:
     from soundforge.supervisors import Root
 
-    settings = _settings()
+    settings = options.settings
 
     async def serve() -> int:
-        app = Application(Root.child_spec(settings), stop_timeout=args.stop_timeout)
+        app = Application(Root.child_spec(options), stop_timeout=stop_timeout)
         running = asyncio.ensure_future(app.run())
         started = asyncio.ensure_future(app.started.wait())
         await asyncio.wait([running, started], return_when=asyncio.FIRST_COMPLETED)
@@ -225,10 +257,37 @@ def _tree(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.name == "queue":
+        from soundforge.bench import queue
+
+        queue_argv = ["--quick"] if args.quick else []
+        return queue.main([*queue_argv, *(["--dsn", args.dsn] if args.dsn else [])])
     from soundforge.bench import runtime
 
     argv = [flag for flag, on in (("--quick", args.quick), ("--asyncio", args.asyncio)) if on]
     return runtime.main(argv)
+
+
+def _queue_list(text: str) -> dict[str, int]:
+    """``download,processing=4`` → {"download": 3, "processing": 4} (defaults from the queue)."""
+    from soundforge.queue import DEFAULT_QUEUES
+
+    queues: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, limit = item.partition("=")
+        if limit:
+            if not limit.isdigit() or int(limit) < 1:
+                raise argparse.ArgumentTypeError(f"the limit of queue {name!r} must be >= 1")
+            queues[name] = int(limit)
+        elif name in DEFAULT_QUEUES:
+            queues[name] = DEFAULT_QUEUES[name]
+        else:
+            raise argparse.ArgumentTypeError(
+                f"queue {name!r} has no default limit; give one as {name}=N"
+            )
+    if not queues:
+        raise argparse.ArgumentTypeError("name at least one queue")
+    return queues
 
 
 if __name__ == "__main__":

@@ -73,7 +73,11 @@ def test_tree_json_shows_the_supervision_tree(data_dir: Path) -> None:
         "PgPubSubBridge",
         "TaskSupervisor",
         "PortSupervisor",
+        "Queues",
     ]
+    queue_ids = [c["child_id"] for c in children["Queues"]["children"]]
+    for queue in ("download", "processing", "analysis"):
+        assert repr(("queue", queue)) in queue_ids
     assert children["Repo"]["summary"]["healthy"] is True
     assert children["Migrator"]["status"] == "stopped", "it migrated and returned IGNORE"
 
@@ -123,9 +127,12 @@ def test_bench_runtime_prints_every_figure() -> None:
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
 
 
-def test_serve_runs_until_sigterm_and_stops_cleanly(data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    "command", [["serve"], ["worker", "--queues", "processing=4,analysis"]], ids=["serve", "worker"]
+)
+def test_a_node_runs_until_sigterm_and_stops_cleanly(data_dir: Path, command: list[str]) -> None:
     proc = subprocess.Popen(
-        [*CLI, "serve"],
+        [*CLI, *command],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

@@ -1,5 +1,5 @@
 """The product's supervision tree, built from :mod:`soundforge.runtime` parts."""
 
-from soundforge.supervisors.root import NAMES, Root
+from soundforge.supervisors.root import NAMES, Root, RootOptions
 
-__all__ = ["NAMES", "Root"]
+__all__ = ["NAMES", "Root", "RootOptions"]

@@ -7,10 +7,12 @@
     ├── PubSub           local fan-out, bridged to other nodes by ...
     ├── PgPubSubBridge   ... LISTEN/NOTIFY on the shared database
     ├── TaskSupervisor   short async tasks
-    └── PortSupervisor   DynamicSupervisor of port actors (separator, analyzer, downloader)
+    ├── PortSupervisor   DynamicSupervisor of port actors (separator, analyzer, downloader)
+    └── Queues           notifier, lifeline, one producer per queue, pruner, cron
 
-Children start in this order, each after the ones it depends on; the queues, studio and web
-endpoint join as their issues land.
+Children start in this order, each after the ones it depends on. A ``worker`` node runs the
+same tree with only the queues it was given; the studio and the web endpoint (server nodes
+only) join as their issues land.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import msgspec
 from soundforge.actors import repo
 from soundforge.actors.migrator import Migrator
 from soundforge.actors.pg_pubsub import PgPubSubAdapter, PgPubSubBridge
-from soundforge.actors.repo import Repo
+from soundforge.actors.repo import Repo, RepoOptions
 from soundforge.config import Settings
+from soundforge.queue import DEFAULT_QUEUES, QueueConfig, Queues
 from soundforge.runtime.child_spec import Strategy
 from soundforge.runtime.dynamic_supervisor import DynamicSupervisor
 from soundforge.runtime.pubsub import PubSub
@@ -31,7 +34,7 @@ from soundforge.runtime.registry import Keys, Registry
 from soundforge.runtime.supervisor import Supervisor, SupervisorSpec
 from soundforge.runtime.task import TaskSupervisor
 
-__all__ = ["NAMES", "PUBSUB_TYPES", "Names", "Root"]
+__all__ = ["NAMES", "PUBSUB_TYPES", "Names", "Root", "RootOptions"]
 
 
 class Names(msgspec.Struct, frozen=True):
@@ -51,6 +54,15 @@ NAMES: Final = Names()
 PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = ()
 
 
+class RootOptions(msgspec.Struct, frozen=True):
+    """What a node runs: its settings, and the queues it works on (name → local limit)."""
+
+    settings: Settings
+    queues: dict[str, int] = msgspec.field(default_factory=lambda: dict(DEFAULT_QUEUES))
+    #: The job workers this node can run (the pipeline's workers join with their issue).
+    workers: tuple[type, ...] = ()
+
+
 def _repo_dsn() -> str:
     try:
         return repo.dsn(NAMES.repo)
@@ -58,21 +70,38 @@ def _repo_dsn() -> str:
         raise OSError(str(error)) from error  # the bridge retries on OSError with backoff
 
 
+def _repo_pool() -> Any:
+    try:
+        return repo.pool(NAMES.repo)
+    except repo.DatabaseUnavailable as error:
+        raise OSError(str(error)) from error  # the queue's actors retry on OSError
+
+
+#: The queue holds two connections for good (LISTEN, cron's leadership lock) and uses two per
+#: queue at a time; the rest serves the product's queries.
+POOL_MAX: Final = 20
+
+
 class Root(Supervisor):
     """``soundforge.Application``: the top supervisor, one_for_one, over a node's settings."""
 
-    def init(self, settings: Any) -> SupervisorSpec:
-        assert isinstance(settings, Settings), "Root needs the node's Settings"
+    def init(self, arg: Any) -> SupervisorSpec:
+        options = arg if isinstance(arg, RootOptions) else RootOptions(arg)
+        settings = options.settings
         adapter = PgPubSubAdapter(_repo_dsn, types=PUBSUB_TYPES, node_id=settings.node_name)
+        queues = QueueConfig(
+            queues=options.queues, workers=options.workers, node_name=settings.node_name
+        )
         return SupervisorSpec(
             [
                 Registry.child_spec({"keys": Keys.UNIQUE, "name": NAMES.registry}),
-                Repo.child_spec(settings),
+                Repo.child_spec(RepoOptions.from_settings(settings, pool_max=POOL_MAX)),
                 Migrator.child_spec(),
                 PubSub.child_spec({"name": NAMES.pubsub, "adapter": adapter}),
                 PgPubSubBridge.child_spec(adapter),
                 TaskSupervisor.child_spec({"name": NAMES.tasks}, id="TaskSupervisor"),
                 DynamicSupervisor.child_spec({"name": NAMES.ports}, id="PortSupervisor"),
+                Queues.child_spec(queues, _repo_pool),
             ],
             strategy=Strategy.ONE_FOR_ONE,
         )
