@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -94,8 +95,6 @@ _INSERT_COLUMNS: Final = (
     "INSERT INTO jobs (state, queue, worker, args, meta, priority, max_attempts, "
     "scheduled_at, unique_key)"
 )
-
-_INSERT_MANY: Final = f"{_INSERT_COLUMNS} {_INSERT_VALUES} RETURNING {COLUMNS}"
 
 _INSERT_UNIQUE: Final = f"""
     WITH existing AS (
@@ -182,8 +181,7 @@ async def insert_job(conn: Any, job: NewJob) -> JobRecord:
     """Insert one prepared job (see :func:`~soundforge.queue.job.new_job`)."""
     async with _connection(conn) as c:
         if job.unique_key is None:
-            rows = await c.fetch(_INSERT_MANY, *_columns([job]))
-            return job_from_row(rows[0])
+            return (await _insert_plain(c, [job]))[0]
         async with c.transaction():
             await c.execute(_LOCK, UNIQUE_LOCK_CLASS, job.unique_key)
             return await _insert_unique(c, job)
@@ -201,21 +199,129 @@ async def insert_all(conn: Any, jobs: Sequence[NewJob]) -> list[JobRecord]:
     unique = [i for i, j in enumerate(jobs) if j.unique_key is not None]
     if not unique:
         async with _connection(conn) as c:
-            rows = await c.fetch(_INSERT_MANY, *_columns(jobs))
-        # ids come from one sequence in row order, so sorting by id restores the order.
-        return sorted((job_from_row(r) for r in rows), key=lambda r: r.id)
+            return await _insert_plain(c, jobs)
     results: list[JobRecord | None] = [None] * len(jobs)
     async with _connection(conn) as c, c.transaction():
         for key in sorted({jobs[i].unique_key or "" for i in unique}):
             await c.execute(_LOCK, UNIQUE_LOCK_CLASS, key)
         if plain:
-            rows = await c.fetch(_INSERT_MANY, *_columns([jobs[i] for i in plain]))
-            made = sorted((job_from_row(r) for r in rows), key=lambda r: r.id)
+            made = await _insert_plain(c, [jobs[i] for i in plain])
             for i, record in zip(plain, made, strict=True):
                 results[i] = record
         for i in unique:
             results[i] = await _insert_unique(c, jobs[i])
     return [r for r in results if r is not None]
+
+
+# -- plain (non-unique) inserts --------------------------------------------------------------
+#
+# One statement per batch, shaped by the batch: a column whose value is the same for every
+# job (the queue, the worker, empty args, ...) is sent once as a scalar, the others as arrays
+# through unnest. Encoding a 5,000-element array costs asyncpg per-element type checks and
+# PostgreSQL per-element parsing; a scalar costs neither. The statement returns only what the
+# database decides (id, state, inserted_at, scheduled_at); the rest of each JobRecord comes
+# from the NewJob (args and meta decoded from the very JSON text that was stored).
+
+_PLAIN_COLUMNS: Final = (
+    ("queue", "text"),
+    ("worker", "text"),
+    ("args", "text"),
+    ("meta", "text"),
+    ("priority", "int2"),
+    ("max_attempts", "int4"),
+    ("sched", "timestamptz"),
+    ("sin", "float8"),
+)
+_DECODE_OBJECT: Final = msgspec.json.Decoder(dict[str, Any])
+_STATE_OF: Final = {s.value: s for s in JobState}
+
+
+@lru_cache(maxsize=256)
+def _plain_sql(varying: tuple[bool, ...]) -> str:
+    """The insert for a batch whose columns vary (array, unnest) or not (one scalar)."""
+    exprs: list[str] = []
+    arrays: list[str] = []
+    names: list[str] = []
+    for n, ((name, kind), varies) in enumerate(zip(_PLAIN_COLUMNS, varying, strict=True), 1):
+        if varies:
+            arrays.append(f"${n}::{kind}[]")
+            names.append(name)
+            exprs.append(f"x.{name}")
+        else:
+            exprs.append(f"${n}::{kind}")
+    if arrays:
+        source = f"unnest({', '.join(arrays)}) AS x({', '.join(names)})"
+    else:
+        source = f"generate_series(1, ${len(_PLAIN_COLUMNS) + 1}::int4) AS x(n)"
+    queue, worker, args, meta, priority, max_attempts, sched, sin = exprs
+    return f"""
+    {_INSERT_COLUMNS}
+    SELECT CASE WHEN u.at > now() THEN 'scheduled' ELSE 'available' END,
+           u.queue, u.worker, u.args::jsonb, u.meta::jsonb, u.priority, u.max_attempts,
+           COALESCE(u.at, now()), NULL
+    FROM (
+        SELECT {queue} AS queue, {worker} AS worker, {args} AS args, {meta} AS meta,
+               {priority} AS priority, {max_attempts} AS max_attempts,
+               COALESCE({sched}, now() + make_interval(secs => {sin})) AS at
+        FROM {source}
+    ) u
+    RETURNING id, state, inserted_at, scheduled_at
+    """
+
+
+def _same(column: list[Any]) -> bool:
+    first = column[0]
+    if first is None:
+        return column.count(None) == len(column)
+    return type(first) is not bool and column.count(first) == len(column)
+
+
+async def _insert_plain(c: Any, jobs: Sequence[NewJob]) -> list[JobRecord]:
+    """Insert jobs without uniqueness in one statement; records in the given order."""
+    args = [_json(j.args) for j in jobs]
+    meta = [_json(j.meta) for j in jobs]
+    columns: list[list[Any]] = [
+        [j.queue for j in jobs],
+        [j.worker for j in jobs],
+        args,
+        meta,
+        [j.priority for j in jobs],
+        [j.max_attempts for j in jobs],
+        [j.scheduled_at for j in jobs],
+        [j.schedule_in for j in jobs],
+    ]
+    varying = tuple(not _same(column) for column in columns)
+    params = [
+        column if varies else column[0] for column, varies in zip(columns, varying, strict=True)
+    ]
+    if not any(varying):
+        params.append(len(jobs))
+    rows = await c.fetch(_plain_sql(varying), *params)
+    # ids come from one sequence in row order, so sorting by id restores the order.
+    rows = sorted(rows, key=_first)
+    records = []
+    for job, row, a, m in zip(jobs, rows, args, meta, strict=True):
+        records.append(
+            JobRecord(
+                row[0],
+                _STATE_OF[row[1]],
+                job.queue,
+                job.worker,
+                {} if a == "{}" else _DECODE_OBJECT.decode(a),
+                {} if m == "{}" else _DECODE_OBJECT.decode(m),
+                job.priority,
+                0,
+                job.max_attempts,
+                [],
+                row[2],
+                row[3],
+            )
+        )
+    return records
+
+
+def _first(row: Any) -> int:
+    return int(row[0])
 
 
 async def _insert_unique(c: Any, job: NewJob) -> JobRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -63,6 +64,38 @@ async def test_insert_all_keeps_the_order_and_mixes_unique_jobs(pool: Any) -> No
     assert [r.args for r in records] == [j.args for j in jobs]
     assert records[2].id == records[-1].id and records[-1].conflict
     assert len(await list_jobs(pool)) == 6
+
+
+async def test_insert_all_records_match_the_stored_rows_whatever_varies(pool: Any) -> None:
+    # A batch sends a column that is the same for every job once, the others as arrays:
+    # every shape must store, and return, exactly what was asked for.
+    later = datetime.now(UTC) + timedelta(hours=1)
+    batches = [
+        [new_job(Noop, None) for _ in range(3)],
+        [new_job(Noop, {"i": i}, queue="q" + str(i % 2), priority=i % 3) for i in range(4)],
+        [
+            new_job(Noop, {"x": [1, 2.5, None]}, meta={"m": "1"}, max_attempts=2),
+            new_job(Noop, {}, scheduled_at=later),
+            new_job(Noop, {}, schedule_in=60.0),
+            new_job("other.Worker", {"a": {"b": True}}),
+        ],
+        [new_job(Noop, {}, schedule_in=30.0) for _ in range(2)],
+    ]
+    for batch in batches:
+        records = await insert_all(pool, batch)
+        assert len(records) == len(batch)
+        for job, record in zip(batch, records, strict=True):
+            assert await get_job(pool, record.id) == record
+            assert (record.queue, record.worker, record.args, record.meta) == (
+                job.queue,
+                job.worker,
+                job.args,
+                job.meta,
+            )
+            waits = job.scheduled_at is not None or job.schedule_in is not None
+            assert record.state == (JobState.SCHEDULED if waits else JobState.AVAILABLE)
+        assert [r.id for r in records] == sorted(r.id for r in records)
+    assert (await insert_all(pool, batches[2][1:2]))[0].scheduled_at == later
 
 
 async def test_a_rolled_back_transaction_leaves_no_job_and_sends_no_notification(
