@@ -8,6 +8,10 @@ they live. A killed actor runs no ``terminate``, so :func:`hold` registers an ex
 terminates the connection synchronously: the server then drops the LISTEN and releases the
 lock at once, and asyncpg returns the slot to the pool. Erlang would get this for free by
 linking the connection process; this is the same guarantee on asyncio.
+
+A producer keeps its claim and ack connections across steps the same way (:class:`Kept`): a
+pool release runs asyncpg's reset (a round trip) every time, which is worth avoiding per
+step. A kept connection is dropped on a transient error and taken again on the next step.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from soundforge.runtime.exit import ExitReason
 from soundforge.runtime.process import Process
 
-__all__ = ["TRANSIENT", "Held", "PoolSource", "hold", "pool_of"]
+__all__ = ["TRANSIENT", "Held", "Kept", "PoolSource", "hold", "pool_of"]
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +121,64 @@ async def hold(
         if not done:  # the connection must not leak out of the pool
             held.kill()
     return held
+
+
+def _ignore() -> None:
+    pass
+
+
+class Kept:
+    """A connection ``proc`` keeps across steps that its helper tasks run one at a time.
+
+    Taken with :func:`hold` on first use (the exit hook terminates it if ``proc`` dies);
+    :meth:`drop` terminates it after a transient error (the next use takes a fresh one);
+    :meth:`release` gives it back to the pool when ``proc`` stops.
+    """
+
+    __slots__ = ("held", "proc")
+
+    def __init__(self, proc: Process) -> None:
+        self.proc = proc
+        self.held: Held | None = None
+
+    async def conn(self, source: PoolSource, timeout: float) -> Any:
+        """The kept connection, taken (again) from the pool if there is none usable now.
+
+        Raises one of :data:`TRANSIENT` when no connection can be had now.
+        """
+        held = self.held
+        if held is not None:
+            if (
+                not held.lost
+                and not held.released
+                and held.pool is pool_of(source)
+                and not held.conn.is_closed()
+            ):
+                return held.conn
+            self.drop()
+        held = await hold(self.proc, source, _ignore, timeout)
+        if not self.proc.alive:  # died while we waited: its exit hooks have already run
+            held.kill()
+            raise asyncpg.InterfaceError("the process keeping the connection has exited")
+        self.held = held
+        return held.conn
+
+    def drop(self) -> None:
+        """Terminate the kept connection (synchronous); the next use takes a fresh one."""
+        held, self.held = self.held, None
+        if held is not None:
+            held.kill()
+            self._forget(held)
+
+    async def release(self, timeout: float = 5.0) -> None:
+        """Give the kept connection back to the pool."""
+        held, self.held = self.held, None
+        if held is not None:
+            await held.release(timeout)
+            self._forget(held)
+
+    def _forget(self, held: Held) -> None:
+        hooks = self.proc.exit_hooks
+        if hooks is not None:
+            with contextlib.suppress(ValueError):
+                hooks.remove(held.kill)

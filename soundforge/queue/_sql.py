@@ -10,8 +10,10 @@ Each acknowledgement is guarded by ``state = 'executing' AND attempt = <the atte
 an attempt that was cancelled, rescued or re-claimed meanwhile changes nothing, which is
 what makes a completion recorded exactly once even when a job ran twice.
 
-The producer's *steps* (``claim_step``, ``ack_step``) run these on one pool connection each
-and turn a transient failure (PostgreSQL restarting) into a :class:`StepFailed` value.
+The producer's *steps* (``claim_step``, ``ack_step``) run these on a connection the producer
+keeps across steps (one for claims, one for acks: no pool reset per step) and turn a
+transient failure (PostgreSQL restarting) into a :class:`StepFailed` value, dropping the
+kept connection so that the next step takes a fresh one.
 
 Values cross as text where a codec could differ (``args::text``, ``$1::text::jsonb``), so the
 functions work with whatever type codecs the Repo's pool installs.
@@ -19,14 +21,15 @@ functions work with whatever type codecs the Repo's pool installs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 
 from soundforge.queue import signals
-from soundforge.queue._db import TRANSIENT, pool_of
+from soundforge.queue._db import TRANSIENT, Kept, pool_of
 from soundforge.queue.config import QueueContext
 from soundforge.queue.executor import Cancelled, Completed, Failed, Outcome, Released, Snoozed
 from soundforge.queue.job import AttemptError, JobRecord, JobState
@@ -295,31 +298,60 @@ class StepFailed(msgspec.Struct, frozen=True):
     error: str
 
 
+@contextlib.asynccontextmanager
+async def _step_conn(ctx: QueueContext, kept: Kept | None, timeout: float) -> AsyncIterator[Any]:
+    """The connection a step runs on: ``kept``'s (terminated if the step fails: its state
+    is unknown), or one taken from the pool for this step when ``kept`` is None."""
+    if kept is None:
+        async with pool_of(ctx.pool).acquire(timeout=timeout) as conn:
+            yield conn
+        return
+    conn = await kept.conn(ctx.pool, timeout)
+    try:
+        yield conn
+    except BaseException:
+        kept.drop()
+        raise
+
+
 async def claim_step(
-    ctx: QueueContext, queue: str, demand: int, keep: list[int] | None, staging: bool
+    ctx: QueueContext,
+    queue: str,
+    demand: int,
+    keep: list[int] | None,
+    staging: bool,
+    kept: Kept | None = None,
 ) -> Claimed | StepFailed:
     """Reconcile (when ``keep`` is given: the jobs this producer still owns), stage due
-    jobs, claim up to ``demand`` (a helper task of the producer)."""
+    jobs, claim up to ``demand`` (a helper task of the producer), on ``kept``'s connection
+    (or one from the pool)."""
     timeout = ctx.config.op_timeout
     try:
-        async with pool_of(ctx.pool).acquire(timeout=timeout) as conn:
+        async with _step_conn(ctx, kept, timeout) as conn:
             if keep is not None:
                 await reconcile(conn, ctx.node, queue, keep, timeout=timeout)
             if staging:
                 await stage(conn, queue, timeout=timeout)
             jobs = await claim(conn, ctx.node, queue, demand, timeout) if demand else []
     except TRANSIENT as error:
+        if kept is not None:
+            kept.drop()
         return StepFailed(f"{type(error).__name__}: {error}")
     return Claimed(jobs, keep is not None)
 
 
-async def ack_step(ctx: QueueContext, acks: list[Outcome]) -> Acked | StepFailed:
-    """Record a batch of finished attempts (a helper task)."""
+async def ack_step(
+    ctx: QueueContext, acks: list[Outcome], kept: Kept | None = None
+) -> Acked | StepFailed:
+    """Record a batch of finished attempts (a helper task), on ``kept``'s connection (or
+    one from the pool)."""
     timeout = ctx.config.op_timeout
     try:
-        async with pool_of(ctx.pool).acquire(timeout=timeout) as conn:
+        async with _step_conn(ctx, kept, timeout) as conn:
             recorded = await ack(conn, acks, timeout)
     except TRANSIENT as error:
+        if kept is not None:
+            kept.drop()
         return StepFailed(f"{type(error).__name__}: {error}")
     return Acked(recorded)
 

@@ -18,7 +18,9 @@ job attempt runs as a task, see ``foreman.py``) and the producer, which:
 Database work never runs in the producer's own loop: a *claim step* (reconcile, stage,
 claim) and an *ack step* each run in a linked helper task, at most one of each at a time,
 so claiming, acknowledging and running jobs overlap (two backends and the event loop
-working at once). While jobs run, a step waits until half a batch is ready or
+working at once), each on a connection the producer keeps across steps (released when it
+stops, terminated by an exit hook if it is killed, dropped and taken again after a failed
+step). While jobs run, a step waits until half a batch is ready or
 ``_FLUSH_AFTER`` has passed, so a busy queue makes one round trip per batch, not per job.
 A failed step (PostgreSQL restarting) is retried with backoff and its acknowledgements are
 kept; since a claim may have committed unseen, the next claim step first *reconciles*: jobs
@@ -40,6 +42,7 @@ from typing import Any, Final
 import msgspec
 
 from soundforge.queue import _sql, signals
+from soundforge.queue._db import Kept
 from soundforge.queue._running import Running
 from soundforge.queue.config import QueueContext
 from soundforge.queue.executor import Outcome, Released
@@ -121,10 +124,12 @@ class QueueSetup(msgspec.Struct, frozen=True):
 
 class _State(Running):
     __slots__ = (
+        "ack_conn",
         "ack_op",
         "acking",
         "acks",
         "backing_off",
+        "claim_conn",
         "claim_demand",
         "claim_op",
         "failures",
@@ -148,6 +153,8 @@ class _State(Running):
         self.acking: list[Outcome] = []  # sent with the ack step in flight
         self.claim_op: Task | None = None
         self.ack_op: Task | None = None
+        self.claim_conn = Kept(proc)  # the steps' connections, kept across steps
+        self.ack_conn = Kept(proc)
         self.claim_demand = 0
         self.wake = True  # look for work at start
         self.more = False
@@ -252,7 +259,7 @@ class Producer(GenServer[_State]):
         if state.ack_op is None and state.acks:
             if hurry or len(state.acks) >= threshold:
                 state.acking, state.acks = state.acks, []
-                state.ack_op = async_task(_sql.ack_step, state.ctx, state.acking)
+                state.ack_op = async_task(_sql.ack_step, state.ctx, state.acking, state.ack_conn)
             else:
                 waiting = True
         if state.claim_op is None and (claim or state.reconcile or state.stage):
@@ -274,7 +281,9 @@ class Producer(GenServer[_State]):
         if demand:
             state.wake = False
         stage, state.stage = state.stage, False
-        state.claim_op = async_task(_sql.claim_step, state.ctx, state.queue, demand, keep, stage)
+        state.claim_op = async_task(
+            _sql.claim_step, state.ctx, state.queue, demand, keep, stage, state.claim_conn
+        )
 
     def _step_ended(self, state: _State, msg: TaskReply | Down) -> None:
         if isinstance(msg, TaskReply):
@@ -353,6 +362,12 @@ class Producer(GenServer[_State]):
         acks = state.acking + state.acks
         if acks:
             await self._final_ack(state, acks)
+        # A step still in flight is killed with us: its connection is terminated, not reset.
+        for op, kept in ((state.claim_op, state.claim_conn), (state.ack_op, state.ack_conn)):
+            if op is None:
+                await kept.release()
+            else:
+                kept.drop()
         tele = state.proc.node.telemetry
         if tele.wants(SHUTDOWN_EVENT):
             tele.execute(
@@ -362,7 +377,9 @@ class Producer(GenServer[_State]):
             )
 
     async def _final_ack(self, state: _State, acks: list[Outcome]) -> None:
-        result = await _sql.ack_step(state.ctx, acks)
+        # The kept ack connection is busy if an ack step is still in flight.
+        kept = state.ack_conn if state.ack_op is None else None
+        result = await _sql.ack_step(state.ctx, acks, kept)
         if isinstance(result, _sql.StepFailed):
             log.warning(
                 "queue %s could not record %d finished jobs at shutdown (%s); they will be "
