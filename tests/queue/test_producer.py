@@ -3,9 +3,13 @@ cancel, pause/resume, telemetry (real PostgreSQL, one node)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from soundforge.queue import (
@@ -20,7 +24,7 @@ from soundforge.queue import (
     resume_queue,
 )
 from tests.queue.conftest import Events, StartNode, wait_for, wait_until
-from tests.queue.workers import Noop, Scripted, Sleepy, Slow
+from tests.queue.workers import Noop, Scripted, Sleepy, Slow, UsesPort
 
 
 async def test_a_job_runs_and_is_completed(start_node: StartNode, pool: Any) -> None:
@@ -209,3 +213,38 @@ def _slept(seconds: float) -> Any:
         return time.monotonic() >= until
 
     return check
+
+
+async def test_cancelling_a_job_kills_the_port_it_runs(start_node: StartNode, pool: Any) -> None:
+    """Cancel reaches the OS: the job's task dies, its linked port dies with it, and the port
+    kills its whole process group (a program and grandchild that both ignore SIGTERM)."""
+    qnode = await start_node("a")
+    scratch = Path(tempfile.mkdtemp(prefix="sf-port-"))
+    pids_file = scratch / "pids"
+    try:
+        job = await insert(pool, UsesPort, {"pids_file": str(pids_file)})
+
+        async def reported() -> bool:
+            return pids_file.exists() and bool(pids_file.read_text().strip())
+
+        await wait_until(reported, timeout=10, what="the port's program reported its pids")
+        program, grandchild = (int(p) for p in pids_file.read_text().split())
+        assert _alive(program) and _alive(grandchild)
+        cancelled = await cancel_job(pool, job.id)
+        assert cancelled is not None and cancelled.state == JobState.CANCELLED
+
+        async def family_gone() -> bool:
+            return not _alive(program) and not _alive(grandchild)
+
+        await wait_until(family_gone, timeout=5, what="the port's process group was killed")
+        assert [p for p in qnode.node.processes.values() if p.kind in ("task", "port")] == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Alive and not a zombie (this sandbox's init may not reap orphans)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -6,9 +6,12 @@ Behaviour comes from the job's args, never from shared state, so one class serve
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from soundforge.queue import Cancel, Error, JobRecord, Snooze, Worker
+from soundforge.runtime.port import Port, PortOptions
+from soundforge.runtime.results import Ok
 
 
 class Noop(Worker):
@@ -70,4 +73,32 @@ class Sleepy(Worker):
         return None
 
 
-ALL = [Noop, Scripted, Slow, Sleepy]
+#: A port program that starts a grandchild, reports both pids and ignores SIGTERM, so only
+#: the port's SIGKILL of the whole process group can end the family.
+PORT_FAMILY = """
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+ignore = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+child = subprocess.Popen([sys.executable, "-c", ignore])
+with open(sys.argv[1], "w") as f:
+    f.write(f"{os.getpid()} {child.pid}")
+time.sleep(600)
+"""
+
+
+class UsesPort(Worker):
+    """Runs a port (linked to the job's task) until cancelled; writes the OS pids to a file."""
+
+    name = "test.UsesPort"
+
+    async def perform(self, job: JobRecord) -> Any:
+        options = PortOptions(
+            [sys.executable, "-c", PORT_FAMILY, job.args["pids_file"]], framing=False, shutdown=0.3
+        )
+        started = await Port.start_link(options)
+        assert isinstance(started, Ok), started
+        await asyncio.sleep(600)
+        return None
+
+
+ALL = [Noop, Scripted, Slow, Sleepy, UsesPort]
