@@ -34,6 +34,7 @@ belongs to a ``Queues`` configuration, never through a global table.
 
 from __future__ import annotations
 
+import abc
 import random
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -105,7 +106,7 @@ def default_backoff(attempt: int, max_attempts: int = 20) -> float:
     return float(delay + int(random.random() * 0.10 * delay))
 
 
-class Worker:
+class Worker(abc.ABC):
     """The behaviour of a job. Override ``perform``; set options as class attributes."""
 
     #: Stored in ``jobs.worker``; defaults to ``module.QualName``.
@@ -124,8 +125,9 @@ class Worker:
         if "name" not in cls.__dict__:
             cls.name = f"{cls.__module__}.{cls.__qualname__}"
 
+    @abc.abstractmethod
     async def perform(self, job: JobRecord) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must implement `async perform(job)`")
+        """Do the job; the result decides its next state (see the module docstring)."""
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retrying after failed ``attempt`` (1 for the first run)."""

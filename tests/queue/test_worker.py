@@ -59,7 +59,7 @@ def test_worker_defaults_and_names() -> None:
         None,
         0,
     )
-    assert 17 <= Worker().backoff(1) <= 18.7
+    assert 17 <= Noop().backoff(1) <= 18.7  # the default backoff, inherited
 
 
 def test_new_job_takes_the_workers_options_and_typed_args() -> None:
