@@ -9,13 +9,17 @@ extras="${1:-}"
 
 # System packages the product and its tests use, installed only when missing: a Python that
 # can make virtual environments, and PostgreSQL's server binaries (the embedded database and
-# the test clusters). The list grows with ffmpeg and Chromium as the issues that use them land.
+# the test clusters), and ffmpeg (decoding formats libsndfile cannot read; yt-dlp's
+# post-processing). The list grows with Chromium as the issues that use it land.
 system_packages=()
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   system_packages+=(python3-venv)
 fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   system_packages+=(postgresql)
+fi
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  system_packages+=(ffmpeg)
 fi
 if [ "${#system_packages[@]}" -gt 0 ]; then
   sudo=""
@@ -28,6 +32,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+# torch first and pinned: `torch==2.13.0` takes the CPU wheel on this machine's disk; left to
+# resolve `torch>=2.1` from PyPI, pip would pull a CUDA build of several GB.
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q "torch==${SOUNDFORGE_TORCH_VERSION:-2.13.0}"
+fi
 if [ -n "$extras" ]; then
   .venv/bin/python -m pip install -q -e ".[${extras}]"
 else
