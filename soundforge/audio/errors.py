@@ -17,7 +17,9 @@ __all__ = [
     "AudioTooLong",
     "DiskFull",
     "EngineUnavailable",
+    "InternalError",
     "NoMatch",
+    "PortFailed",
     "RateLimited",
     "SourceNotFound",
     "SourceUnavailable",
@@ -89,3 +91,17 @@ class DiskFull(AudioError):
 
 class EngineUnavailable(AudioError):
     """A separation engine or model cannot run here (no weights offline, no CUDA...)."""
+
+
+class InternalError(AudioError):
+    """The audio program hit a bug (its traceback is in the server's log); may work later."""
+
+    status = 500
+    retryable = True
+
+
+class PortFailed(AudioError):
+    """The program serving a request died before answering (crash, out of memory, killed)."""
+
+    status = 503
+    retryable = True

@@ -181,8 +181,22 @@ def _ffmpeg_decode(path: Path, rate: int, channels: int) -> Audio:
     if ffmpeg is None:
         raise _not_audio(path, "needs ffmpeg to be decoded; install it with apt install ffmpeg")
     done = subprocess.run(
-        [ffmpeg, "-v", "error", "-nostdin", "-i", str(path), "-vn", "-f", "f32le",
-         "-ac", str(channels), "-ar", str(rate), "-"],
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            str(channels),
+            "-ar",
+            str(rate),
+            "-",
+        ],
         capture_output=True,
         check=False,
     )
@@ -222,7 +236,7 @@ def write_audio(
     audio: npt.NDArray[np.floating],
     sample_rate: int,
     *,
-    format: AudioFormat = "wav",  # noqa: A002 - the word users know
+    format: AudioFormat = "wav",
     bit_depth: int = 16,
 ) -> int:
     """Write ``(channels, samples)`` audio atomically; returns the file's size in bytes.
