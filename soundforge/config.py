@@ -17,6 +17,10 @@ variable                    meaning
 ``SOUNDFORGE_DATABASE_URL`` a shared PostgreSQL (``postgresql://...``); unset means the
                             embedded cluster under ``<data>/pg``
 ``SOUNDFORGE_NODE_NAME``    this node's name in job records (default: ``host-pid``)
+``SOUNDFORGE_SPOTIFY_``     ``CLIENT_ID`` and ``CLIENT_SECRET``: Spotify Web API client
+                            credentials for Spotify links (other sources need none);
+                            ``API_URL``/``TOKEN_URL`` point at another endpoint
+``SOUNDFORGE_MAX_AUDIO_``   ``MINUTES``: the longest audio an import accepts (default 120)
 ==========================  =========================================================
 
 An empty variable counts as unset. Invalid values raise a :class:`ConfigError` whose message
@@ -51,6 +55,13 @@ __all__ = [
 DATA_DIR_VAR: Final = "SOUNDFORGE_DATA_DIR"
 DATABASE_URL_VAR: Final = "SOUNDFORGE_DATABASE_URL"
 NODE_NAME_VAR: Final = "SOUNDFORGE_NODE_NAME"
+MAX_AUDIO_MINUTES_VAR: Final = "SOUNDFORGE_MAX_AUDIO_MINUTES"
+SPOTIFY_VARS: Final = {
+    "spotify_client_id": "SOUNDFORGE_SPOTIFY_CLIENT_ID",
+    "spotify_client_secret": "SOUNDFORGE_SPOTIFY_CLIENT_SECRET",
+    "spotify_api_url": "SOUNDFORGE_SPOTIFY_API_URL",
+    "spotify_token_url": "SOUNDFORGE_SPOTIFY_TOKEN_URL",
+}
 
 _POSTGRES_SCHEMES: Final = frozenset({"postgres", "postgresql"})
 _MAX_NODE_NAME: Final = 200
@@ -98,6 +109,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: Path
     database_url: str | None = None
     node_name: str = msgspec.field(default_factory=default_node_name)
+    spotify_client_id: str | None = None
+    spotify_client_secret: str | None = None
+    spotify_api_url: str | None = None
+    spotify_token_url: str | None = None
+    max_audio_minutes: float = 120.0
 
     @property
     def embedded_database(self) -> bool:
@@ -116,7 +132,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         _check_database_url(url)
     node_name = env.get(NODE_NAME_VAR) or default_node_name()
     _check_node_name(node_name)
-    return Settings(data_dir=data_dir, database_url=url, node_name=node_name)
+    spotify = {field: env.get(var) or None for field, var in SPOTIFY_VARS.items()}
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        node_name=node_name,
+        max_audio_minutes=_max_minutes(env.get(MAX_AUDIO_MINUTES_VAR) or None),
+        **spotify,
+    )
+
+
+def _max_minutes(raw: str | None) -> float:
+    if raw is None:
+        return 120.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 24 * 60:
+        raise ConfigError(
+            f"{MAX_AUDIO_MINUTES_VAR} must be a number of minutes between 1 and 1440, "
+            f"not {raw!r}; set it to e.g. 180 for three-hour DJ sets."
+        )
+    return value
 
 
 def _data_dir(raw: str) -> Path:

@@ -141,4 +141,22 @@ def test_settings_encode_as_config_values(tmp_path: Path) -> None:
         "data_dir": tmp_path,
         "database_url": None,
         "node_name": "n1",
+        "spotify_client_id": None,
+        "spotify_client_secret": None,
+        "spotify_api_url": None,
+        "spotify_token_url": None,
+        "max_audio_minutes": 120.0,
     }
+
+
+def test_max_audio_minutes_is_read_and_checked(tmp_path: Path) -> None:
+    env = {"SOUNDFORGE_DATA_DIR": str(tmp_path)}
+    assert load_settings({**env, "SOUNDFORGE_MAX_AUDIO_MINUTES": "180"}).max_audio_minutes == 180
+    with pytest.raises(ConfigError, match="between 1 and 1440"):
+        load_settings({**env, "SOUNDFORGE_MAX_AUDIO_MINUTES": "forever"})
+
+
+def test_spotify_credentials_come_from_the_environment(tmp_path: Path) -> None:
+    env = {"SOUNDFORGE_DATA_DIR": str(tmp_path), "SOUNDFORGE_SPOTIFY_CLIENT_ID": "abc"}
+    settings = load_settings(env)
+    assert (settings.spotify_client_id, settings.spotify_client_secret) == ("abc", None)

@@ -146,12 +146,12 @@ SELECT (SELECT count(*) FROM completed) + (SELECT count(*) FROM other)
 _CLAIM: Final = f"""
 UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = now(),
                 attempted_by = $1
-WHERE id IN (
+WHERE id = ANY(ARRAY(
     SELECT id FROM jobs WHERE state = 'available' AND queue = $2
     ORDER BY priority, scheduled_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
-)
+))
 RETURNING {COLUMNS}
 """
 
