@@ -73,8 +73,12 @@ def test_tree_json_shows_the_supervision_tree(data_dir: Path) -> None:
         "PgPubSubBridge",
         "TaskSupervisor",
         "PortSupervisor",
+        "soundforge.ports.downloader",
+        "soundforge.ports.separator",
+        "soundforge.ports.analyzer",
         "Queues",
     ]
+    assert children["soundforge.ports.separator"]["summary"]["size"] == 2
     queue_ids = [c["child_id"] for c in children["Queues"]["children"]]
     for queue in ("download", "processing", "analysis"):
         assert repr(("queue", queue)) in queue_ids

@@ -210,8 +210,8 @@ class PortPool(GenServer[_State]):
             if slot.from_ is not None:
                 slot.from_.reply(_port_failed(state.options.program, "the pool is shutting down"))
 
-    def format_status(self, state: _State) -> PoolStatus:
-        return _status(state)
+    def format_status(self, state: _State) -> dict[str, Any]:
+        return msgspec.structs.asdict(_status(state))
 
 
 def _status(state: _State) -> PoolStatus:

@@ -8,6 +8,8 @@
     ├── PgPubSubBridge   ... LISTEN/NOTIFY on the shared database
     ├── TaskSupervisor   short async tasks
     ├── PortSupervisor   DynamicSupervisor of port actors (separator, analyzer, downloader)
+    ├── downloader, separator, analyzer pools   warm audio programs, one pool per queue the
+    │                    node works on (download, processing, analysis), sized by its limit
     └── Queues           notifier, lifeline, one producer per queue, pruner, cron
 
 Children start in this order, each after the ones it depends on. A ``worker`` node runs the
@@ -24,8 +26,12 @@ import msgspec
 from soundforge.actors import repo
 from soundforge.actors.migrator import Migrator
 from soundforge.actors.pg_pubsub import PgPubSubAdapter, PgPubSubBridge
+from soundforge.actors.port_pool import pool_specs
 from soundforge.actors.repo import Repo, RepoOptions
 from soundforge.config import Settings
+from soundforge.jobs.context import PipelineContext, install
+from soundforge.jobs.pipeline import PIPELINE_WORKERS
+from soundforge.music.events import EVENT_TYPES
 from soundforge.queue import DEFAULT_QUEUES, QueueConfig, Queues
 from soundforge.runtime.child_spec import Strategy
 from soundforge.runtime.dynamic_supervisor import DynamicSupervisor
@@ -34,7 +40,15 @@ from soundforge.runtime.registry import Keys, Registry
 from soundforge.runtime.supervisor import Supervisor, SupervisorSpec
 from soundforge.runtime.task import TaskSupervisor
 
-__all__ = ["NAMES", "PUBSUB_TYPES", "Names", "Root", "RootOptions"]
+__all__ = [
+    "NAMES",
+    "PUBSUB_TYPES",
+    "QUEUE_PROGRAMS",
+    "Names",
+    "Root",
+    "RootOptions",
+    "program_environment",
+]
 
 
 class Names(msgspec.Struct, frozen=True):
@@ -50,8 +64,15 @@ class Names(msgspec.Struct, frozen=True):
 NAMES: Final = Names()
 
 #: The message types that may cross nodes through the PubSub bridge (besides plain JSON
-#: values). Every node must run with the same list; the pipeline's events join it.
-PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = ()
+#: values). Every node must run with the same list.
+PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = EVENT_TYPES
+
+#: The audio program each pipeline queue's jobs run in.
+QUEUE_PROGRAMS: Final = {
+    "download": "downloader",
+    "processing": "separator",
+    "analysis": "analyzer",
+}
 
 
 class RootOptions(msgspec.Struct, frozen=True):
@@ -59,8 +80,8 @@ class RootOptions(msgspec.Struct, frozen=True):
 
     settings: Settings
     queues: dict[str, int] = msgspec.field(default_factory=lambda: dict(DEFAULT_QUEUES))
-    #: The job workers this node can run (the pipeline's workers join with their issue).
-    workers: tuple[type, ...] = ()
+    #: The job workers this node can run.
+    workers: tuple[type, ...] = PIPELINE_WORKERS
 
 
 def _repo_dsn() -> str:
@@ -92,6 +113,15 @@ class Root(Supervisor):
         queues = QueueConfig(
             queues=options.queues, workers=options.workers, node_name=settings.node_name
         )
+        install(PipelineContext(settings, NAMES.repo, NAMES.pubsub))
+        pools = pool_specs(
+            {
+                QUEUE_PROGRAMS[q]: limit
+                for q, limit in options.queues.items()
+                if q in QUEUE_PROGRAMS
+            },
+            program_environment(settings),
+        )
         return SupervisorSpec(
             [
                 Registry.child_spec({"keys": Keys.UNIQUE, "name": NAMES.registry}),
@@ -101,7 +131,20 @@ class Root(Supervisor):
                 PgPubSubBridge.child_spec(adapter),
                 TaskSupervisor.child_spec({"name": NAMES.tasks}, id="TaskSupervisor"),
                 DynamicSupervisor.child_spec({"name": NAMES.ports}, id="PortSupervisor"),
+                *pools,
                 Queues.child_spec(queues, _repo_pool),
             ],
             strategy=Strategy.ONE_FOR_ONE,
         )
+
+
+def program_environment(settings: Settings) -> dict[str, str | None]:
+    """What the audio programs get in their environment besides the server's own.
+
+    numba compiles librosa's kernels once and caches them on disk; a writable cache under the
+    data directory means a new analyzer does not pay the compile again.
+    """
+    return {
+        "SOUNDFORGE_DATA_DIR": str(settings.data_dir),
+        "NUMBA_CACHE_DIR": str(settings.data_dir / "cache" / "numba"),
+    }
