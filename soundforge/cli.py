@@ -4,7 +4,11 @@
     soundforge worker [--queues Q]   run a node that only works on jobs
     soundforge db migrate|status     apply or list the database migrations
     soundforge tree [--json]         start the tree, print it as the admin console sees it, stop
-    soundforge bench runtime|queue   measure the runtime or the job queue (one JSON object)
+    soundforge import SOURCE... [--wait]      queue Spotify/YouTube/any URLs or files
+    soundforge separate FILE... [-o DIR]      split files into stems (no server needed)
+    soundforge analyze FILE... [--json]       tempo, key, loudness, structure (no server)
+    soundforge users create EMAIL [--admin]   make an account (password on stdin/prompt)
+    soundforge bench runtime|queue|analysis|separation   measure (one JSON object)
     soundforge version
 
 This is the only module that configures logging. Errors reaching the user are one sentence
@@ -94,9 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     tree.add_argument("--json", action="store_true", help="print JSON instead of a tree")
     tree.set_defaults(handler=_tree)
 
+    _audio_commands(commands)
+
     bench = commands.add_parser("bench", help="run a benchmark and print one JSON object")
     bench.add_argument(
-        "name", metavar="BENCHMARK", choices=["runtime", "queue"], help="runtime|queue"
+        "name",
+        metavar="BENCHMARK",
+        choices=["runtime", "queue", "analysis", "separation"],
+        help="runtime|queue|analysis|separation",
     )
     bench.add_argument("--quick", action="store_true", help="a tenth of the iterations")
     bench.add_argument(
@@ -108,6 +117,85 @@ def _parser() -> argparse.ArgumentParser:
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda args: print(f"soundforge {__version__}") or 0)
     return parser
+
+
+def _audio_commands(commands: Any) -> None:
+    imp = commands.add_parser("import", help="import tracks: Spotify/YouTube/any URL, files")
+    imp.add_argument("sources", nargs="+", metavar="SOURCE", help="a URL, file or folder")
+    imp.add_argument("--wait", action="store_true", help="process them now, with progress")
+    imp.add_argument("--user", metavar="EMAIL", help="who owns them (default: the first admin)")
+    imp.set_defaults(handler=_import)
+
+    sep = commands.add_parser("separate", help="separate audio files into stems")
+    sep.add_argument("files", nargs="+", metavar="FILE")
+    sep.add_argument("-o", "--out", default="separated", help="output folder (default: separated)")
+    sep.add_argument(
+        "--engine",
+        choices=["auto", "default", "demucs"],
+        default="auto",
+        help="auto: demucs when its weights are here, else the embedded engine",
+    )
+    sep.add_argument("-n", "--model", help="e.g. htdemucs, htdemucs_ft, htdemucs_6s")
+    sep.add_argument("--format", choices=["wav", "flac", "mp3"], default="wav")
+    sep.add_argument("--bit-depth", type=int, choices=[16, 24, 32], default=None)
+    sep.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    sep.add_argument("--shifts", type=int, default=None)
+    sep.add_argument("--overlap", type=float, default=None)
+    sep.add_argument("--segment", type=float, default=None)
+    sep.set_defaults(handler=_separate)
+
+    ana = commands.add_parser("analyze", help="analyse audio files (tempo, key, loudness...)")
+    ana.add_argument("files", nargs="+", metavar="FILE")
+    ana.add_argument("--json", action="store_true", help="print the analysis documents")
+    ana.set_defaults(handler=_analyze)
+
+    users = commands.add_parser("users", help="accounts")
+    users_commands = users.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    users_commands.required = True
+    create = users_commands.add_parser("create", help="create an account")
+    create.add_argument("email", metavar="EMAIL")
+    create.add_argument("--admin", action="store_true", help="make it an administrator")
+    create.set_defaults(handler=_users_create)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from soundforge.audio_cli import run_import
+
+    return run_import(_settings(), args.sources, args.wait, args.user)
+
+
+def _separate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from soundforge.audio_cli import run_separate
+
+    options = {
+        key: value
+        for key, value in {
+            "engine": args.engine,
+            "model": args.model,
+            "format": args.format,
+            "bit_depth": args.bit_depth,
+            "device": args.device,
+            "shifts": args.shifts,
+            "overlap": args.overlap,
+            "segment": args.segment,
+        }.items()
+        if value is not None
+    }
+    return run_separate(_settings(), args.files, Path(args.out), options)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from soundforge.audio_cli import run_analyze
+
+    return run_analyze(_settings(), args.files, args.json, {})
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    from soundforge.audio_cli import run_users_create
+
+    return run_users_create(_settings(), args.email, args.admin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -257,6 +345,11 @@ def _tree(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.name in ("analysis", "separation"):
+        import importlib
+
+        module = importlib.import_module(f"soundforge.bench.{args.name}")
+        return int(module.main(["--quick"] if args.quick else []))
     if args.name == "queue":
         from soundforge.bench import queue
 

@@ -20,7 +20,9 @@ variable                    meaning
 ``SOUNDFORGE_SPOTIFY_``     ``CLIENT_ID`` and ``CLIENT_SECRET``: Spotify Web API client
                             credentials for Spotify links (other sources need none);
                             ``API_URL``/``TOKEN_URL`` point at another endpoint
-``SOUNDFORGE_MAX_AUDIO_``   ``MINUTES``: the longest audio an import accepts (default 120)
+``SOUNDFORGE_MEDIA_SEARCH`` where Spotify tracks' audio is searched for (default
+                            ``ytsearch5:{query}``; any yt-dlp search prefix or URL template)
+``SOUNDFORGE_MAX_AUDIO_``   ``MINUTES``: the longest audio an import accepts (default 240)
 ==========================  =========================================================
 
 An empty variable counts as unset. Invalid values raise a :class:`ConfigError` whose message
@@ -61,6 +63,7 @@ SPOTIFY_VARS: Final = {
     "spotify_client_secret": "SOUNDFORGE_SPOTIFY_CLIENT_SECRET",
     "spotify_api_url": "SOUNDFORGE_SPOTIFY_API_URL",
     "spotify_token_url": "SOUNDFORGE_SPOTIFY_TOKEN_URL",
+    "media_search": "SOUNDFORGE_MEDIA_SEARCH",
 }
 
 _POSTGRES_SCHEMES: Final = frozenset({"postgres", "postgresql"})
@@ -113,7 +116,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     spotify_client_secret: str | None = None
     spotify_api_url: str | None = None
     spotify_token_url: str | None = None
-    max_audio_minutes: float = 120.0
+    #: Where a Spotify track's audio is searched for (a yt-dlp search prefix or URL template).
+    media_search: str | None = None
+    max_audio_minutes: float = 240.0
 
     @property
     def embedded_database(self) -> bool:
@@ -144,7 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _max_minutes(raw: str | None) -> float:
     if raw is None:
-        return 120.0
+        return 240.0
     try:
         value = float(raw)
     except ValueError:

@@ -145,7 +145,8 @@ def test_settings_encode_as_config_values(tmp_path: Path) -> None:
         "spotify_client_secret": None,
         "spotify_api_url": None,
         "spotify_token_url": None,
-        "max_audio_minutes": 120.0,
+        "media_search": None,
+        "max_audio_minutes": 240.0,
     }
 
 

@@ -218,16 +218,54 @@ def decode_to_wav(
 
     Float keeps the decoder's full resolution for separation; the file is what every later
     stage reads. Mono sources are duplicated to two channels; more than two are cut to two.
+    With ffmpeg the decode streams (constant memory, RF64 past 4 GiB, so a three-hour set
+    costs no more RAM than a song); without it, libsndfile decodes in memory.
     """
-    source = Path(source)
+    source, target = Path(source), Path(target)
     info = probe(source)
     check_duration(info, max_seconds, source.name)
-    audio, rate = read_audio(source, sample_rate)
-    if audio.shape[0] == 1:
-        audio = np.repeat(audio, 2, axis=0)
-    elif audio.shape[0] > 2:
-        audio = audio[:2]
-    write_audio(target, audio, rate, format="wav", bit_depth=32)
+    ffmpeg = ffmpeg_path()
+    if ffmpeg is None:
+        audio, rate = read_audio(source, sample_rate)
+        if audio.shape[0] == 1:
+            audio = np.repeat(audio, 2, axis=0)
+        write_audio(target, audio[:2], rate, format="wav", bit_depth=32)
+        return probe(target)
+    partial = target.with_name(f".{target.name}.partial")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-nostdin",
+            "-y",
+            "-i",
+            str(source),
+            "-vn",
+            "-ac",
+            "2",
+            "-ar",
+            str(sample_rate),
+            "-c:a",
+            "pcm_f32le",
+            "-rf64",
+            "auto",
+            "-f",
+            "wav",
+            str(partial),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        if why and _is_disk_full(OSError(why[-1])):
+            raise DiskFull(f"the disk holding {target.parent} is full; free some space and retry")
+        raise _not_audio(source, "could not be decoded (it may be truncated or not audio)")
+    os.replace(partial, target)
     return probe(target)
 
 

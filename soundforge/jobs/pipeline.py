@@ -46,6 +46,7 @@ from soundforge.music.events import (
     track_topic,
     user_topic,
 )
+from soundforge.music.imports import source_settings
 from soundforge.queue import INCOMPLETE_STATES, Cancel, JobRecord, Snooze, Unique, Worker
 from soundforge.queue.engine import complete_job, insert
 from soundforge.runtime import pubsub
@@ -290,7 +291,7 @@ class Download(_Stage):
         request = {
             "request": args.request,
             "track_dir": str(track_dir),
-            "settings": _source_settings(context),
+            "settings": source_settings(context.settings),
         }
         raw = await _run_port(self.pool, "fetch", request, progress)
         fetched = msgspec.convert(raw, _Fetched)
@@ -346,18 +347,6 @@ class Download(_Stage):
         _publish(context, track_topic(track.id), event)
         _publish(context, user_topic(track.user_id), event)
         return {"duplicate_of": existing, "reason": reason}
-
-
-def _source_settings(context: PipelineContext) -> dict[str, Any]:
-    settings = context.settings
-    values = {
-        "spotify_client_id": settings.spotify_client_id,
-        "spotify_client_secret": settings.spotify_client_secret,
-        "spotify_api_url": settings.spotify_api_url,
-        "spotify_token_url": settings.spotify_token_url,
-        "max_seconds": settings.max_audio_minutes * 60.0,
-    }
-    return {k: v for k, v in values.items() if v is not None}
 
 
 class Separate(_Stage):

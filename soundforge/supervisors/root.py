@@ -82,6 +82,9 @@ class RootOptions(msgspec.Struct, frozen=True):
     queues: dict[str, int] = msgspec.field(default_factory=lambda: dict(DEFAULT_QUEUES))
     #: The job workers this node can run.
     workers: tuple[type, ...] = PIPELINE_WORKERS
+    #: Audio program pools (program → size); default: one per pipeline queue, sized by its
+    #: limit. A CLI import without ``--wait`` runs a downloader (to resolve links) and no queue.
+    ports: dict[str, int] | None = None
 
 
 def _repo_dsn() -> str:

@@ -70,7 +70,9 @@ def _voice(n: int, rate: int, beat: float, rng: np.random.Generator) -> Audio:
         start, m = int(t_pos * rate), int(length * rate)
         m = min(m, n - start)
         t = np.arange(m) / rate
-        vib = 1.0 + 0.025 * np.sin(2 * np.pi * 5.6 * t + rng.uniform(0, 6.3)) * np.minimum(1, t / 0.3)
+        vib = 1.0 + 0.025 * np.sin(2 * np.pi * 5.6 * t + rng.uniform(0, 6.3)) * np.minimum(
+            1, t / 0.3
+        )
         f0 = _midi_hz(melody[i % len(melody)]) * vib * (1 + 0.002 * rng.standard_normal())
         phase = 2 * np.pi * np.cumsum(f0) / rate
         freqs, bws = _VOWELS[str(rng.choice(list(_VOWELS)))]
@@ -78,7 +80,8 @@ def _voice(n: int, rate: int, beat: float, rng: np.random.Generator) -> Audio:
         for k in range(1, int(7000 / f0.mean()) + 1):
             fk = k * f0.mean()
             gain = sum(
-                1.0 / (1.0 + ((fk - fr) / bw) ** 2) * (0.9**j) for j, (fr, bw) in enumerate(zip(freqs, bws, strict=True))
+                1.0 / (1.0 + ((fk - fr) / bw) ** 2) * (0.9**j)
+                for j, (fr, bw) in enumerate(zip(freqs, bws, strict=True))
             )
             note += (gain + 0.02) / k**0.7 * np.sin(k * phase)
         note *= _envelope(m, rate, 0.04, 0.08)
@@ -149,7 +152,7 @@ def _other(n: int, rate: int, beat: float, rng: np.random.Generator) -> Audio:
             break
         m = min(int(bar * rate), n - s)
         t = t_all[:m]
-        for c, note in enumerate(_CHORDS[j % 4]):
+        for note in _CHORDS[j % 4]:
             f = _midi_hz(note - 12)
             for side, detune in ((0, 0.998), (1, 1.002)):
                 tone = sum(np.sin(2 * np.pi * k * f * detune * t) / k**1.3 for k in range(1, 6))
@@ -166,7 +169,6 @@ def _other(n: int, rate: int, beat: float, rng: np.random.Generator) -> Audio:
             pluck *= np.exp(-tq / 0.08)
             out[0, qs : qs + qm] += 0.05 * pluck
             out[1, qs : qs + qm] += 0.1 * pluck
-        del c
     del rng
     return out.astype(np.float32)
 

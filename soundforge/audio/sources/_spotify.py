@@ -13,14 +13,18 @@ network errors → SourceUnavailable; the job queue decides about trying again.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import requests
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
+import spotipy  # type: ignore[import-untyped]  # spotipy ships no type hints
+from spotipy.cache_handler import MemoryCacheHandler  # type: ignore[import-untyped]
+from spotipy.oauth2 import (  # type: ignore[import-untyped]
+    SpotifyClientCredentials,
+    SpotifyOauthError,
+)
 
 from soundforge.audio.errors import (
     AudioError,
@@ -113,7 +117,7 @@ class SpotifyCatalog:
         for item in self._pages(what, first):
             # Spotify's 2026 API calls the entry "item"; older answers call it "track".
             track = (item or {}).get("item") or (item or {}).get("track")
-            if _playable(track):
+            if track is not None and _playable(track):
                 found.append(_track(track))
             else:
                 skipped += 1
@@ -126,8 +130,7 @@ class SpotifyCatalog:
             yield from page.get("items") or []
             if not page.get("next"):
                 return
-            current = page
-            page = self._call(what, lambda: self._client.next(current))
+            page = self._call(what, functools.partial(self._client.next, page))
 
     def _call(self, what: str, request: Callable[[], T]) -> T:
         try:
@@ -186,8 +189,7 @@ def _api_error(what: str, error: spotipy.SpotifyException) -> AudioError:
         )
     if status == 401:
         return SpotifyNotConfigured(
-            "Spotify did not accept this server's access token; check "
-            f"{_ENV_ID} and {_ENV_SECRET}"
+            f"Spotify did not accept this server's access token; check {_ENV_ID} and {_ENV_SECRET}"
         )
     if status == 403:
         hint = (
