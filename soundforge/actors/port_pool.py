@@ -362,7 +362,7 @@ def as_error(failed: Failed) -> Exception:
         return audio_errors.RateLimited(failed.message, failed.retry_after)
     if isinstance(cls, type) and issubclass(cls, audio_errors.AudioError):
         return cls(failed.message)
-    return audio_errors.InternalError(failed.message)
+    return audio_errors.ReportedError(failed.message, retryable=failed.retryable)
 
 
 def pool_name(program: str) -> str:

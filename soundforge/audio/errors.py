@@ -21,6 +21,7 @@ __all__ = [
     "NoMatch",
     "PortFailed",
     "RateLimited",
+    "ReportedError",
     "SourceNotFound",
     "SourceUnavailable",
     "UnreadableAudio",
@@ -105,3 +106,12 @@ class PortFailed(AudioError):
 
     status = 503
     retryable = True
+
+
+class ReportedError(AudioError):
+    """A program's AudioError of a class the server does not import (one of an audio
+    library's own); it keeps the program's sentence and its judgement on retrying."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # type: ignore[misc]  # per instance, from the program

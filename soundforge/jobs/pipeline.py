@@ -371,7 +371,7 @@ class Separate(_Stage):
         track_dir = context.track_dir(track.id)
         request = {
             "input": str(track_dir / "audio.wav"),
-            "stems_root": str(track_dir / "stems"),
+            "output": str(track_dir / "stems" / "{model}"),
             "models_dir": str(context.data_dir / "models"),
             "options": args.options,
         }
