@@ -13,6 +13,7 @@ access token is reused across jobs.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ class _Importers:
 
 
 def main() -> None:
+    # spotipy logs every HTTP error (a 404 for a mistyped link) at ERROR; the job's own
+    # sentence says what matters.
+    logging.getLogger("spotipy.client").setLevel(logging.CRITICAL)
     importers = _Importers()
 
     def resolve(args: Any, progress: Progress) -> list[TrackMetadata]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from soundforge.audio.errors import SourceNotFound, UnsupportedSource
+from soundforge.audio.sources._units import megabytes
 from soundforge.audio.sources.errors import SourceTooLarge
 from soundforge.audio.sources.model import LocalPath, Source, TrackMetadata
 
@@ -133,8 +134,7 @@ def take_copy(
         )
     if max_bytes is not None and info.st_size > max_bytes:
         raise SourceTooLarge(
-            f"{filename} is {info.st_size / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB "
-            "(raise the import size limit to allow it)"
+            f"{filename} is {megabytes(info.st_size)}; the limit is {megabytes(max_bytes)}"
         )
     target = folder / safe_name(filename)
     if link:

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 import msgspec
 
 from soundforge.audio.errors import NoMatch
+from soundforge.audio.sources._units import clock
 
-__all__ = ["Candidate", "choose", "clock"]
+__all__ = ["Candidate", "choose"]
 
 
 class Candidate(msgspec.Struct, frozen=True):
@@ -67,11 +68,3 @@ def choose(
         f'none of the {len(ranked)} results for "{query}" is within {tolerance_s:g} s of the '
         f"track's length ({clock(target)}){found}; paste a link to the right recording instead"
     )
-
-
-def clock(seconds: float) -> str:
-    """``m:ss`` (or ``h:mm:ss``) for a length in seconds."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

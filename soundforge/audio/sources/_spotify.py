@@ -103,7 +103,7 @@ class SpotifyCatalog:
         for item in self._pages(what, album.get("tracks") or {}):
             if item and item.get("id") and not item.get("is_local"):
                 found.append(_track(item, album=album))
-        return found
+        return found[: self._settings.max_playlist_items]
 
     def _playlist(self, playlist_id: str, what: str) -> list[TrackMetadata]:
         first: Json = self._call(
@@ -114,6 +114,7 @@ class SpotifyCatalog:
         )
         found = []
         skipped = 0
+        limit = self._settings.max_playlist_items
         for item in self._pages(what, first):
             # Spotify's 2026 API calls the entry "item"; older answers call it "track".
             track = (item or {}).get("item") or (item or {}).get("track")
@@ -121,6 +122,9 @@ class SpotifyCatalog:
                 found.append(_track(track))
             else:
                 skipped += 1
+            if len(found) >= limit:
+                log.warning("%s: importing only its first %d tracks", what, limit)
+                break
         if skipped:
             log.info("%s: skipped %d local, unavailable or non-track entries", what, skipped)
         return found

@@ -24,9 +24,10 @@ from typing import Final
 
 import msgspec
 
-from soundforge.audio.errors import DiskFull, UnreadableAudio
-from soundforge.audio.media import check_duration, decode_to_wav, probe, sha256_file
+from soundforge.audio.errors import AudioTooLong, DiskFull, UnreadableAudio
+from soundforge.audio.media import decode_to_wav, probe, sha256_file
 from soundforge.audio.progress import Progress
+from soundforge.audio.sources._units import clock
 from soundforge.audio.sources.model import FetchResult, SourceSettings, TrackMetadata
 
 __all__ = ["ORIGINAL_STEM", "WAV_NAME", "extension_for", "finish", "staging"]
@@ -94,17 +95,23 @@ def finish(
 ) -> FetchResult:
     """Probe, hash and decode ``staged`` (inside a staging folder), then commit both files.
 
-    ``origin`` (a URL) is added to the message of an UnreadableAudio so the user knows
-    which download was not audio.
+    Errors name the file as the user knows it: ``origin`` (the URL) for a download, else
+    the staged file's name (the upload's or local file's own name).
     """
     stage = staged.parent
     progress(0.0, "checking")
+    name = f"the download from {origin}" if origin else staged.name
     try:
         info = probe(staged)
     except UnreadableAudio as error:
-        message = f"{error} (downloaded from {origin})" if origin else str(error)
-        raise UnreadableAudio(message) from error
-    check_duration(info, settings.max_seconds, staged.name)
+        # media names the file by its (staging) name; a URL tells the user more.
+        why = str(error).removeprefix(staged.name).strip()
+        raise UnreadableAudio(f"{name} {why}") from error
+    limit = settings.max_seconds
+    if limit is not None and info.duration_ms > limit * 1000:
+        raise AudioTooLong(
+            f"{name} is {clock(info.duration_ms / 1000)} long; the limit is {clock(limit)}"
+        )
     with _disk_errors(track_dir):
         original = stage / f"{ORIGINAL_STEM}.{extension_for(info.format, staged.suffix)}"
         os.replace(staged, original)
@@ -112,10 +119,14 @@ def finish(
         digest = sha256_file(original)
         size = original.stat().st_size
         progress(0.2, "decoding")
-        decode_to_wav(
-            original, stage / WAV_NAME, sample_rate=settings.sample_rate,
-            max_seconds=settings.max_seconds,
-        )  # fmt: skip
+        try:
+            decode_to_wav(
+                original, stage / WAV_NAME, sample_rate=settings.sample_rate,
+                max_seconds=settings.max_seconds,
+            )  # fmt: skip
+        except UnreadableAudio as error:
+            why = str(error).removeprefix(original.name).strip()
+            raise UnreadableAudio(f"{name} {why}") from error
         final_original = track_dir / original.name
         final_wav = track_dir / WAV_NAME
         os.replace(original, final_original)

@@ -47,11 +47,12 @@ from soundforge.audio.errors import (
     UnsupportedSource,
 )
 from soundforge.audio.progress import Progress
-from soundforge.audio.sources._match import Candidate, clock
+from soundforge.audio.sources._match import Candidate
+from soundforge.audio.sources._units import clock, megabytes
 from soundforge.audio.sources.errors import SourceTooLarge
 from soundforge.audio.sources.model import MediaUrl, SourceSettings, TrackMetadata
 
-__all__ = ["describe", "download", "metadata_from_info", "search"]
+__all__ = ["describe", "download", "metadata_from_info", "plain_url", "search"]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def describe(source: MediaUrl, settings: SourceSettings) -> list[TrackMetadata]:
         if source.item is not None and position != source.item:
             continue
         if entry.get("_type") in ("url", "url_transparent") and entry.get("url"):
-            item = MediaUrl(url=str(entry["url"]))
+            item = MediaUrl(url=plain_url(str(entry["url"])))
         else:  # a whole media entry of a page: reachable only as "item n of that page"
             item = MediaUrl(url=source.url, item=position)
         found.append(metadata_from_info(entry, item))
@@ -221,10 +222,7 @@ class _Hook:
 
 
 def _too_large(url: str, limit: int) -> str:
-    return (
-        f"{url} is bigger than the {limit / 1e6:.0f} MB download limit "
-        "(raise the import size limit to allow it)"
-    )
+    return f"{url} is bigger than the {megabytes(limit)} download limit"
 
 
 def metadata_from_info(info: Info, source: MediaUrl) -> TrackMetadata:
@@ -283,7 +281,9 @@ def _translate(what: str, error: DownloadError) -> AudioError:
             return DiskFull("the disk is full; free some space and retry")
     for cause in chain:
         if isinstance(cause, TransportError):
-            return SourceUnavailable(f"could not reach {_host(what)}: {_reason(cause)}")
+            named = re.search(r"host='([^']+)'", str(cause))
+            host = named.group(1) if named else _host(what)
+            return SourceUnavailable(f"could not reach {host}: {_reason(cause)}")
     text = _one_line(str(error))
     if _GONE.search(text):
         return SourceNotFound(f"{what} is not available: {text}")

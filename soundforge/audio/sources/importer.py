@@ -28,8 +28,9 @@ import msgspec
 from soundforge.audio.errors import AudioTooLong, SourceNotFound, UnsupportedSource
 from soundforge.audio.progress import NO_PROGRESS, Progress, scaled
 from soundforge.audio.sources import _files, _store, _ytdl
-from soundforge.audio.sources._match import choose, clock
+from soundforge.audio.sources._match import choose
 from soundforge.audio.sources._spotify import SpotifyCatalog
+from soundforge.audio.sources._units import clock
 from soundforge.audio.sources.model import (
     FetchRequest,
     FetchResult,
@@ -156,8 +157,9 @@ class Importer:
         staged, _ = _ytdl.download(
             MediaUrl(url=chosen.url), stage, self.settings, scaled(progress, 0.05, 0.8)
         )
-        metadata = msgspec.structs.replace(metadata, media_url=_ytdl.plain_url(chosen.url))
-        return self._finish(staged, metadata, track_dir, progress, origin=chosen.url)
+        media_url = _ytdl.plain_url(chosen.url)
+        metadata = msgspec.structs.replace(metadata, media_url=media_url)
+        return self._finish(staged, metadata, track_dir, progress, origin=media_url)
 
     def _finish(
         self,
