@@ -262,7 +262,7 @@ def decode_to_wav(
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
         why = done.stderr.decode(errors="replace").strip().splitlines()
-        if why and _is_disk_full(OSError(why[-1])):
+        if _is_disk_full(OSError(why[-1] if why else ""), target.parent):
             raise DiskFull(f"the disk holding {target.parent} is full; free some space and retry")
         raise _not_audio(source, "could not be decoded (it may be truncated or not audio)")
     os.replace(partial, target)
@@ -302,7 +302,7 @@ def write_audio(
     except (OSError, sf.LibsndfileError, RuntimeError) as error:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-        if _is_disk_full(error):
+        if _is_disk_full(error, path.parent, frames.nbytes):
             raise DiskFull(
                 f"the disk holding {path.parent} is full; free some space and retry"
             ) from error
@@ -310,11 +310,20 @@ def write_audio(
     return path.stat().st_size
 
 
-def _is_disk_full(error: BaseException) -> bool:
+def _is_disk_full(error: BaseException, where: Path | None = None, needed: int = 0) -> bool:
+    """Whether a failed write ran out of space. libsndfile reports only "System error", so
+    when the error does not say, the free space where the file was going decides."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     text = str(error).lower()
-    return "no space left" in text or "disk full" in text or "quota exceeded" in text
+    if "no space left" in text or "disk full" in text or "quota exceeded" in text:
+        return True
+    if where is None:
+        return False
+    try:
+        return shutil.disk_usage(where).free < max(needed, 1 << 20)
+    except OSError:
+        return False
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
