@@ -8,7 +8,8 @@ and detuned tuning.
 
 The music is deliberately tonal in the way real tracks are, not in a way that flatters a
 key detector: chord progressions are functional (major: I-V-vi-IV, I-IV-V-I, ...; minor:
-i-VI-III-VII, i-iv-V-i with the harmonic-minor major dominant, ...), bass plays chord roots,
+i-VI-III-V, i-iv-V-i, ...: every minor progression has the harmonic-minor major dominant,
+so it is not just its relative major's vi-IV-I-V in disguise), bass plays chord roots,
 the melody walks the scale (harmonic minor over a major V) and leans on chord tones.
 
     spec = TrackSpec(bpm=123.5, tonic=9, mode="minor", seconds=20)
@@ -18,7 +19,9 @@ the melody walks the scale (harmonic minor over a major V) and leans on chord to
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final, Literal
 
 import msgspec
@@ -35,14 +38,16 @@ Timbre = Literal["saw", "square", "organ", "sine", "pluck", "epiano"]
 Array = npt.NDArray[np.float64]
 
 _TABLE: Final = 2048
-_HARMONICS: Final[dict[str, tuple[float, ...]]] = {
-    "saw": tuple(1.0 / k for k in range(1, 13)),
-    "square": tuple((1.0 / k if k % 2 else 0.0) for k in range(1, 13)),
-    "organ": (1.0, 0.7, 0.5, 0.3, 0.0, 0.2, 0.0, 0.1),
-    "sine": (1.0, 0.08),
-    "pluck": tuple(1.0 / k**1.3 for k in range(1, 11)),
-    "epiano": (1.0, 0.45, 0.2, 0.1, 0.05),
-}
+_HARMONICS: Final[Mapping[str, tuple[float, ...]]] = MappingProxyType(
+    {
+        "saw": tuple(1.0 / k for k in range(1, 13)),
+        "square": tuple((1.0 / k if k % 2 else 0.0) for k in range(1, 13)),
+        "organ": (1.0, 0.7, 0.5, 0.3, 0.0, 0.2, 0.0, 0.1),
+        "sine": (1.0, 0.08),
+        "pluck": tuple(1.0 / k**1.3 for k in range(1, 11)),
+        "epiano": (1.0, 0.45, 0.2, 0.1, 0.05),
+    }
+)
 # Chords as (root offset from the tonic, quality); progressions per mode.
 _MAJOR_PROGRESSIONS: Final = (
     ((0, "maj"), (7, "maj"), (9, "min"), (5, "maj")),
@@ -52,7 +57,7 @@ _MAJOR_PROGRESSIONS: Final = (
     ((0, "maj"), (4, "min"), (5, "maj"), (7, "maj")),
 )
 _MINOR_PROGRESSIONS: Final = (
-    ((0, "min"), (8, "maj"), (3, "maj"), (10, "maj")),
+    ((0, "min"), (8, "maj"), (3, "maj"), (7, "maj")),
     ((0, "min"), (5, "min"), (7, "maj"), (0, "min")),
     ((0, "min"), (10, "maj"), (8, "maj"), (7, "maj")),
     ((0, "min"), (5, "min"), (8, "maj"), (7, "maj")),
@@ -61,17 +66,21 @@ _MINOR_PROGRESSIONS: Final = (
 _MAJOR_SCALE: Final = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE: Final = (0, 2, 3, 5, 7, 8, 10)
 # Drum patterns in 16th steps of one 4/4 bar (12 steps for 3/4): (kick, snare, hat).
-_GROOVES: Final[dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]] = {
-    "four-floor": ((0, 4, 8, 12), (4, 12), (2, 6, 10, 14)),
-    "backbeat": ((0, 8, 10), (4, 12), (0, 2, 4, 6, 8, 10, 12, 14)),
-    "breakbeat": ((0, 10), (4, 12), (0, 2, 4, 6, 8, 10, 12, 14)),
-    "halftime": ((0, 3), (8,), (0, 2, 4, 6, 8, 10, 12, 14)),
-    "waltz": ((0,), (4, 8), (0, 2, 4, 6, 8, 10)),
-}
+_GROOVES: Final[Mapping[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]] = (
+    MappingProxyType(
+        {
+            "four-floor": ((0, 4, 8, 12), (4, 12), (2, 6, 10, 14)),
+            "backbeat": ((0, 8, 10), (4, 12), (0, 2, 4, 6, 8, 10, 12, 14)),
+            "breakbeat": ((0, 10), (4, 12), (0, 2, 4, 6, 8, 10, 12, 14)),
+            "halftime": ((0, 3), (8,), (0, 2, 4, 6, 8, 10, 12, 14)),
+            "waltz": ((0,), (4, 8), (0, 2, 4, 6, 8, 10)),
+        }
+    )
+)
 # Arrangement of a long track in bars: (section, bars, drums, bass, pad, lead, gain).
 _ARRANGEMENT: Final = (
     ("intro", 8, "hats", False, True, False, 0.5),
-    ("verse", 16, "full", True, True, False, 0.7),
+    ("verse", 16, "full", True, True, False, 0.55),
     ("build-up", 8, "roll", False, True, False, 0.6),
     ("drop", 16, "full", True, True, True, 1.0),
     ("breakdown", 8, "none", False, True, True, 0.35),
@@ -126,14 +135,14 @@ class Rendered:
 
 
 def _midi_hz(note: float, cents: float) -> float:
-    return 440.0 * 2.0 ** ((note - 69 + cents / 100.0) / 12.0)
+    return float(440.0 * 2.0 ** ((note - 69 + cents / 100.0) / 12.0))
 
 
 def _table(timbre: str) -> Array:
     phase = np.arange(_TABLE) / _TABLE
     wave = sum(a * np.sin(2 * np.pi * (k + 1) * phase) for k, a in enumerate(_HARMONICS[timbre]))
     wave = np.asarray(wave, dtype=np.float64)
-    return wave / np.max(np.abs(wave))
+    return np.asarray(wave / np.max(np.abs(wave)))
 
 
 class _Synth:
@@ -195,14 +204,14 @@ def _snare(rate: int, rng: np.random.Generator) -> Array:
     sos = signal.butter(2, (300.0, 7000.0), "bandpass", fs=rate, output="sos")
     noise = signal.sosfilt(sos, rng.standard_normal(t.size))
     body = 0.5 * np.sin(2 * np.pi * 185.0 * t) * np.exp(-t / 0.04)
-    return (noise / np.max(np.abs(noise)) * np.exp(-t / 0.07) + body) * 0.8
+    return np.asarray((noise / np.max(np.abs(noise)) * np.exp(-t / 0.07) + body) * 0.8)
 
 
 def _hat(rate: int, rng: np.random.Generator) -> Array:
     t = np.arange(int(0.08 * rate)) / rate
     sos = signal.butter(4, 7000.0, "highpass", fs=rate, output="sos")
     noise = signal.sosfilt(sos, rng.standard_normal(t.size))
-    return noise / np.max(np.abs(noise)) * np.exp(-t / 0.015) * 0.5
+    return np.asarray(noise / np.max(np.abs(noise)) * np.exp(-t / 0.015) * 0.5)
 
 
 def _sections(spec: TrackSpec, bars: int) -> list[tuple[str, int, int, tuple[object, ...]]]:
@@ -258,7 +267,7 @@ def render(spec: TrackSpec) -> Rendered:
             t += spec.swing * beat / 4
         return t
 
-    for label, first, end, row in layout:
+    for _label, first, end, row in layout:
         _, _, drums, bass_on, pad_on, lead_on, gain = row
         gain = float(gain)  # type: ignore[arg-type]
         for b in range(first, end):
@@ -289,7 +298,7 @@ def render(spec: TrackSpec) -> Rendered:
                 t = step_time(b, step)
                 if t >= spec.seconds:
                     break
-                velocity = 0.85 + 0.15 * rng.random()
+                velocity = (0.85 + 0.15 * rng.random()) * math.sqrt(gain)
                 if drums == "roll":
                     # A snare roll that densifies through the build-up.
                     density = 4 if (b - first) < (end - first) / 2 else 2
@@ -315,7 +324,7 @@ def render(spec: TrackSpec) -> Rendered:
         pink *= spec.noise * np.sqrt(np.mean(music**2)) / (np.sqrt(np.mean(pink**2)) + 1e-12)
         music = music + pink
     scale_to = 0.89 / max(float(np.max(np.abs(music))), 1e-9)
-    beats = np.arange(bars * per_bar) * beat
+    beats = np.arange(bars * per_bar, dtype=np.float64) * beat
     sections = [
         (label, first * bar, min(end * bar, spec.seconds)) for label, first, end, _ in layout
     ]
@@ -384,10 +393,7 @@ def corpus(count: int = 48, *, seconds: float = 30.0, seed: int = 7) -> list[Tra
         key = i % 24
         mode: Literal["major", "minor"] = "major" if key < 12 else "minor"
         tonic = (key * 7) % 12
-        if i < len(fixed):
-            bpm = fixed[i]
-        else:
-            bpm = round(70.0 + 110.0 * ((i * 0.6180339887) % 1.0), 1)
+        bpm = fixed[i] if i < len(fixed) else round(70.0 + 110.0 * (i * 0.6180339887 % 1.0), 1)
         specs.append(
             TrackSpec(
                 bpm=bpm,

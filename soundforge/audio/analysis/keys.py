@@ -14,6 +14,7 @@ is major and ``A`` minor, and a key's relative shares its number (C major 8B, A 
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Final, Literal
 
 __all__ = [
@@ -33,7 +34,7 @@ Mode = Literal["major", "minor"]
 PITCH_CLASSES: Final = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _MAJOR_TONICS: Final = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _MINOR_TONICS: Final = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
-_LETTERS: Final = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_LETTERS: Final = MappingProxyType({"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11})
 
 #: All 24 key names, majors first, each list in pitch-class order from C.
 KEY_NAMES: Final = tuple(f"{t} major" for t in _MAJOR_TONICS) + tuple(

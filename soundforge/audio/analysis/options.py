@@ -1,9 +1,9 @@
 """What an analysis computes and at what cost: :class:`AnalysisOptions`.
 
-The defaults are the cheap, complete analysis (about 3 CPU-seconds for a 3-minute track on
+The defaults are the cheap, complete analysis (about 2 CPU-seconds for a 3-minute track on
 a warm process). The two costly steps are opt-in: ``hpss`` (harmonic/percussive separation
-before chroma, several seconds) and ``pitch`` (pYIN predominant f0, about 4x real time
-even at the reduced resolution used here). The options travel in the port's request as a
+before chroma, +4-7 s per 3 minutes) and ``pitch`` (pYIN predominant f0, +15-25 s per 3
+minutes even at the reduced resolution used here). The options travel in the port's request as a
 msgspec map, so every field has a default and unknown fields are rejected.
 
     analyze("song.wav", AnalysisOptions(pitch=True, waveform_bins=(800, 4000)))
@@ -11,11 +11,11 @@ msgspec map, so every field has a default and unknown fields are rejected.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
-__all__ = ["AnalysisOptions", "KeyProfile"]
+__all__ = ["DEFAULT_OPTIONS", "AnalysisOptions", "KeyProfile"]
 
 KeyProfile = Literal["auto", "temperley", "krumhansl", "edma"]
 
@@ -42,7 +42,13 @@ class AnalysisOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     max_bpm: Annotated[float, msgspec.Meta(lt=1000)] = 200.0
     prior_bpm: Annotated[float, msgspec.Meta(gt=0)] = 120.0
     key_profile: KeyProfile = "auto"
-    waveform_bins: tuple[int, ...] = (500, 2000, 8000)
+    waveform_bins: Annotated[
+        tuple[Annotated[int, msgspec.Meta(ge=1)], ...], msgspec.Meta(max_length=8)
+    ] = (500, 2000, 8000)
     energy_hop_ms: Annotated[int, msgspec.Meta(ge=10)] = 500
     max_loops: Annotated[int, msgspec.Meta(ge=0)] = 8
     n_mfcc: Annotated[int, msgspec.Meta(ge=1, le=40)] = 13
+
+
+#: The defaults, as one immutable value (the default argument of the entry points).
+DEFAULT_OPTIONS: Final = AnalysisOptions()
