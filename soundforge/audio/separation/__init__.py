@@ -5,7 +5,7 @@ Two engines write stems for a file:
 * ``demucs``: the models demucs 4.1 publishes (``htdemucs`` by default, ``htdemucs_ft``,
   ``htdemucs_6s`` with guitar and piano, ``hdemucs_mmi``, ``mdx``...), weights from the
   models folder, demucs' caches or a download;
-* ``default``: embedded, needs no download (model ``spleeter-2stems+dsp``): Spleeter's real
+* ``default``: embedded, needs no download (model ``spleeter-dsp``): Spleeter's real
   2-stem networks for vocals, signal processing for drums / bass / other.
 
 ``auto`` picks demucs when its weights are at hand and the embedded engine otherwise. A

@@ -20,7 +20,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import scipy.ndimage
+import scipy.ndimage  # type: ignore[import-untyped]  # no type hints shipped
 
 __all__ = ["accompaniment_masks"]
 

@@ -1,4 +1,4 @@
-"""The embedded engine (``default``, model ``spleeter-2stems+dsp``): 4 stems, no download.
+"""The embedded engine (``default``, model ``spleeter-dsp``): 4 stems, no download.
 
 One STFT of the window feeds both halves: Spleeter's networks give the vocal mask
 (:mod:`._spleeter`), and the accompaniment's magnitude is split into drums, bass and other
@@ -6,7 +6,7 @@ One STFT of the window feeds both halves: Spleeter's networks give the vocal mas
 mixture. Each stem is then the inverse STFT of the mixture times its mask.
 
     engine = EmbeddedEngine(EngineKey("default", EMBEDDED_MODEL, "cpu", None))
-    stems = engine.separate(audio, WindowSettings(), NO_PROGRESS)   # (4, 2, n)
+    stems = engine.separate(audio, NO_PROGRESS)   # (4, 2, n) for a (2, n) window
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import torch
 
 from soundforge.audio.progress import Progress, scaled
 from soundforge.audio.separation._dsp import accompaniment_masks
-from soundforge.audio.separation._engines import Audio, EngineKey, WindowSettings
+from soundforge.audio.separation._engines import Audio, Emit, EngineKey, JobSettings
+from soundforge.audio.separation._pipeline import InputStream, run_windows
 from soundforge.audio.separation._spleeter import N_FFT, SAMPLE_RATE, SpleeterVocals
 from soundforge.audio.separation.catalog import EMBEDDED_STEMS
 
@@ -35,8 +36,21 @@ class EmbeddedEngine:
         self.sources: tuple[str, ...] = EMBEDDED_STEMS
         self._spleeter = SpleeterVocals(key.device)
 
-    def separate(self, audio: Audio, settings: WindowSettings, progress: Progress) -> Audio:
-        del settings  # demucs' knobs mean nothing to this engine
+    def run(
+        self, stream: InputStream, emit: Emit, settings: JobSettings, progress: Progress
+    ) -> int:
+        """Windows of ``settings.window`` frames, crossfaded over ``settings.crossfade``."""
+        return run_windows(
+            stream,
+            self.separate,
+            emit,
+            window=settings.window,
+            overlap=settings.crossfade,
+            progress=progress,
+        )
+
+    def separate(self, audio: Audio, progress: Progress) -> Audio:
+        """One window: ``(2, n)`` → ``(4, 2, n)`` in :data:`EMBEDDED_STEMS` order."""
         length = audio.shape[-1]
         with torch.inference_mode():
             spec = self._spleeter.stft(torch.from_numpy(np.ascontiguousarray(audio)))
@@ -58,5 +72,5 @@ class EmbeddedEngine:
                 split = masks[name]
                 mask = vocals if split is None else rest * torch.from_numpy(split).to(rest.device)
                 out[i] = self._spleeter.istft(spec * mask, length).cpu().numpy()
-                progress(0.8 + 0.2 * (i + 1) / len(self.sources), "writing stems")
+                progress(0.8 + 0.2 * (i + 1) / len(self.sources), "rebuilding stems")
         return out

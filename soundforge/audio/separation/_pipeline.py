@@ -1,39 +1,36 @@
 """Streaming a file through an engine in overlapping windows, so memory stays flat.
 
-A 3-hour file is 1.9 GB of stereo float at 44.1 kHz, and its four stems four times that;
-nothing here holds more than one window. The input is read with ``soundfile.SoundFile`` in
-blocks (resampled on the fly with ``soxr`` when its rate is not the engine's); windows of
-``chunk + overlap`` frames start every ``chunk`` frames; each window's stems are crossfaded
-linearly with the previous window's tail over the ``overlap`` frames and written at once to
-``.<stem>.<ext>.partial`` files; the partial files are renamed into place only after the
-last window, so a failure or a cancellation leaves no stem behind.
+A 3-hour file is 3.8 GB of stereo float32 at 44.1 kHz, and its four stems four times that;
+nothing here holds more than a window of it. The input is read with ``soundfile.SoundFile``
+in blocks (resampled on the fly with ``soxr`` when its rate is not the engine's); stems are
+written block by block to ``.<stem>.<ext>.partial`` files (resampled back to the input's
+rate) and renamed into place only after the last block, so a failure or a cancellation
+leaves no stem behind. Windowed engines see windows of ``chunk + overlap`` frames every
+``chunk`` frames, each crossfaded linearly with the previous window's tail.
 
-For engines that want it (demucs), the windows are normalised by the whole file's mean and
-deviation, measured in a first streaming pass, exactly as ``demucs.separate`` does on the
-whole file, so a file cut into windows is separated like the same file in one piece except
-in the crossfades.
+:func:`run_windows` is the walk of windowed engines (the embedded one); demucs walks its
+own segment grid instead (:mod:`._demucs`). :func:`measure_stats` is demucs' whole-file
+normaliser (mean and deviation of the mono mix), measured in a first streaming pass.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import soundfile as sf
+import soundfile as sf  # type: ignore[import-untyped]  # no type hints shipped
 
 from soundforge.audio.errors import DiskFull
 from soundforge.audio.progress import Progress
-from soundforge.audio.separation._engines import Audio, Engine, WindowSettings
+from soundforge.audio.separation._engines import Audio, Emit
 from soundforge.audio.separation.options import OutputFormat
 
 __all__ = ["InputStream", "StemWriter", "measure_stats", "run_windows"]
-
-logger = logging.getLogger(__name__)
 
 _READ_BLOCK: Final = 1 << 18  # frames per soundfile read (6 s at 44.1 kHz)
 _SUBTYPES: Final = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
@@ -51,7 +48,7 @@ class InputStream:
         self.channels = channels
         self._resampler: Any = None
         if self.in_rate != rate:
-            import soxr
+            import soxr  # type: ignore[import-untyped]
 
             self._resampler = soxr.ResampleStream(self.in_rate, rate, channels, dtype="float32")
         self._pending = np.zeros((channels, 0), dtype=np.float32)
@@ -164,26 +161,29 @@ class StemWriter:
             import soxr
 
             self._resampler = soxr.ResampleStream(engine_rate, rate, channels, dtype="float32")
-        self._guard(
-            lambda: setattr(
-                self,
-                "_file",
-                sf.SoundFile(
-                    str(self.partial), "w", rate, channels, subtype, format=fmt.upper(), **extra
-                ),
+        try:
+            self._file = sf.SoundFile(
+                str(self.partial), "w", rate, channels, subtype, format=fmt.upper(), **extra
             )
-        )
+        except (OSError, RuntimeError) as error:
+            raise self._failure(error) from error
+
+    def _failure(self, error: BaseException) -> BaseException:
+        if _disk_full(error, self.final.parent):
+            return DiskFull(
+                f"the disk holding {self.final.parent} is full; free some space and retry"
+            )
+        return error
 
     def _guard(self, action: Any) -> None:
         try:
             action()
         except (OSError, RuntimeError, AssertionError) as error:
             # soundfile reports a short write with a bare assert; check the disk first.
-            if _disk_full(error, self.final.parent):
-                raise DiskFull(
-                    f"the disk holding {self.final.parent} is full; free some space and retry"
-                ) from error
-            raise
+            failure = self._failure(error)
+            if failure is error:
+                raise
+            raise failure from error
 
     def _put(self, block: Audio, limit: int | None) -> None:
         frames = np.asarray(block, dtype=np.float32).T
@@ -227,21 +227,16 @@ class StemWriter:
 
 def run_windows(
     stream: InputStream,
-    engine: Engine,
-    writers: list[StemWriter],
-    settings: WindowSettings,
+    separate: Callable[[Audio, Progress], Audio],
+    emit: Emit,
     *,
     window: int,
     overlap: int,
-    stats: tuple[float, float] | None,
-    limit: int | None,
     progress: Progress,
 ) -> int:
-    """Separate ``stream`` window by window into ``writers``; returns the window count.
-
-    ``stats`` (mean, deviation) normalises windows for engines that want it; None measures
-    them on the first window, which is right when that window is the whole file.
-    """
+    """Separate ``stream`` in windows of ``window + overlap`` frames every ``window``
+    frames, crossfading each window's head with the previous window's tail; returns the
+    window count. ``separate`` maps ``(channels, n)`` to ``(stems, channels, n)``."""
     total = max(stream.expected_frames, 1)
     fade = np.linspace(0.0, 1.0, overlap + 2, dtype=np.float32)[1:-1]
     buffer = stream.read(window + overlap)
@@ -254,26 +249,13 @@ def run_windows(
         def report(fraction: float, stage: str, base: int = done, step: int = step) -> None:
             progress(min((base + fraction * step) / total, 1.0), stage)
 
-        x = buffer
-        if engine.normalise:
-            if stats is None:
-                mono = buffer.mean(axis=0, dtype=np.float64)
-                stats = (
-                    float(mono.mean()),
-                    float(mono.std(ddof=1) if mono.size > 1 else 1.0) + 1e-8,
-                )
-            x = ((buffer - stats[0]) / stats[1]).astype(np.float32)
-        out = engine.separate(x, settings, report)
-        if engine.normalise and stats is not None:
-            out = out * np.float32(stats[1]) + np.float32(stats[0])
+        out = separate(buffer, report)
         chunks += 1
         if tail is not None:
             k = tail.shape[-1]
             out[..., :k] = tail * (1.0 - fade[:k]) + out[..., :k] * fade[:k]
-        emit = out if last else out[..., :window]
-        for i, writer in enumerate(writers):
-            writer.write(emit[i], limit)
-        done += emit.shape[-1]
+        emit(out if last else out[..., :window])
+        done += step
         if last:
             break
         tail = np.ascontiguousarray(out[..., window : window + overlap])

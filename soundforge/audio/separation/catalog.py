@@ -38,6 +38,8 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     """A model a job can name.
 
     ``available``: it can run now without a download (weights found, or embedded).
+    ``default``: what ``auto`` runs when a job names no model (``htdemucs`` when its weights
+    are here, else the embedded model); exactly one model has it.
     ``bag_size``: how many networks run per job (time scales with it). ``needs`` names a
     missing Python package the model requires (``diffq`` for quantized models), else None.
     """
@@ -151,7 +153,7 @@ def list_models(models_dir: str | os.PathLike[str] | None = None) -> list[ModelI
                 description=spec.description,
                 bag_size=spec.bag_size,
                 available=have_weights[name] and missing is None,
-                default=name == DEFAULT_DEMUCS_MODEL,
+                default=name == DEFAULT_DEMUCS_MODEL and have_weights[name],
                 needs=missing,
             )
         )

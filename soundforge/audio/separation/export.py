@@ -13,6 +13,7 @@ filesystem; :func:`export_zip` writes all stems into one zip under those names, 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import unicodedata
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from soundforge.audio.errors import DiskFull
 from soundforge.audio.separation.options import StemFile
 
 __all__ = ["export_zip", "safe_filename", "stem_filename"]
@@ -36,12 +38,17 @@ _RESERVED: Final = frozenset(
 _MAX_BYTES: Final = 200
 
 
-def safe_filename(text: str, fallback: str = "Untitled") -> str:
-    """``text`` with characters filesystems refuse replaced: ``/``→``-``, others dropped."""
+def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = text.replace("/", "-").replace("\\", "-").replace(":", " -")
     text = _FORBIDDEN.sub("", text)
-    text = _SPACES.sub(" ", text).strip().rstrip(". ")
+    return _SPACES.sub(" ", text).strip().rstrip(". ")
+
+
+def safe_filename(text: str, fallback: str = "Untitled") -> str:
+    """``text`` as a whole file name: characters filesystems refuse replaced (``/``→``-``)
+    or dropped, no trailing dot or space, Windows' device names (``CON``...) prefixed."""
+    text = _clean(text)
     if text.split(".", 1)[0].upper() in _RESERVED:
         text = f"_{text}"
     return text or fallback
@@ -58,10 +65,11 @@ def stem_filename(
     stem: str, ext: str, *, artist: str | None = None, title: str | None = None
 ) -> str:
     """``"Artist - Title (stem).ext"``; without an artist ``"Title (stem).ext"``."""
-    label = f" ({safe_filename(stem, 'stem')}).{safe_filename(ext, 'wav')}"
-    base = safe_filename(title or "", "Untitled")
-    if artist and safe_filename(artist, ""):
-        base = f"{safe_filename(artist)} - {base}"
+    # The " (stem).ext" suffix keeps the whole name clear of Windows' device names.
+    label = f" ({_clean(stem) or 'stem'}).{_clean(ext) or 'wav'}"
+    base = _clean(title or "") or "Untitled"
+    if artist and _clean(artist):
+        base = f"{_clean(artist)} - {base}"
     return _truncate(base, _MAX_BYTES - len(label.encode("utf-8"))) + label
 
 
@@ -93,6 +101,12 @@ def export_zip(
                 used.add(name)
                 archive.write(stem.path, arcname=name)
         os.replace(partial, target)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(
+                f"the disk holding {target.parent} is full; free some space and retry"
+            ) from error
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()

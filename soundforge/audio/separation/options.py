@@ -43,7 +43,7 @@ ENGINES: Final[tuple[EngineName, ...]] = ("auto", "default", "demucs")
 #: The demucs model used when a job names none.
 DEFAULT_DEMUCS_MODEL: Final = "htdemucs"
 #: The embedded engine's only model: Spleeter's 2-stem U-Nets, then a DSP split of the rest.
-EMBEDDED_MODEL: Final = "spleeter-2stems+dsp"
+EMBEDDED_MODEL: Final = "spleeter-dsp"
 
 _BIT_DEPTHS: Final = {"wav": (16, 24, 32), "flac": (16, 24), "mp3": (16, 24, 32)}
 
@@ -76,7 +76,7 @@ class SeparationOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     bit_depth: int = 16
     models_dir: str | None = None
     download: bool = True
-    chunk_seconds: float = 60.0
+    chunk_seconds: float = 30.0
     chunk_overlap: float = 2.0
 
 

@@ -23,22 +23,22 @@ import os
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import msgspec
-import soundfile as sf
+import soundfile as sf  # type: ignore[import-untyped]  # no type hints shipped
 
 from soundforge.audio.errors import EngineUnavailable
 from soundforge.audio.media import decode_to_wav, probe
 from soundforge.audio.progress import NO_PROGRESS, Progress, scaled
-from soundforge.audio.separation._engines import Engine, EngineKey, WindowSettings
+from soundforge.audio.separation._engines import Audio, Engine, EngineKey, JobSettings
 from soundforge.audio.separation._pipeline import (
     InputStream,
     StemWriter,
     measure_stats,
     output_rate,
-    run_windows,
 )
 from soundforge.audio.separation.options import (
     DEFAULT_DEMUCS_MODEL,
@@ -57,6 +57,7 @@ __all__ = ["LoadedModel", "Separator", "resolve_device"]
 logger = logging.getLogger(__name__)
 
 _DEFAULT_OPTIONS = SeparationOptions()
+_NETWORK_TTL = 60.0  # seconds a network probe's (or a failed load's) answer is trusted
 
 
 class LoadedModel(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,6 +108,9 @@ class Separator:
         self.models_dir = str(models_dir) if models_dir is not None else None
         self.max_models = max(1, max_models)
         self._engines: OrderedDict[EngineKey, Engine] = OrderedDict()
+        self._network: tuple[float, str | None] | None = None  # (checked at, offline reason)
+        # Engines auto could not load lately (failed download...): not retried every job.
+        self._unavailable: dict[EngineKey, tuple[float, str]] = {}
 
     @property
     def cached(self) -> list[EngineKey]:
@@ -116,12 +120,27 @@ class Separator:
     def clear(self) -> None:
         """Forget every loaded model (frees their memory once nothing else holds them)."""
         self._engines.clear()
+        self._unavailable.clear()
         _free_cuda()
 
     def _folder(self, options: SeparationOptions) -> str | None:
         return options.models_dir if options.models_dir is not None else self.models_dir
 
-    def _get(self, key: EngineKey, download: bool) -> tuple[Engine, float, bool]:
+    def _no_download(self, options: SeparationOptions) -> Callable[[], str | None]:
+        """Why this job may not download weights (None: it may); the network probe's
+        answer is kept for a minute, so jobs on an offline box do not each wait for DNS."""
+
+        def reason() -> str | None:
+            if not options.download:
+                return "downloads are disabled for this job"
+            now = time.monotonic()
+            if self._network is None or now - self._network[0] > _NETWORK_TTL:
+                self._network = (now, offline_reason())
+            return self._network[1]
+
+        return reason
+
+    def _get(self, key: EngineKey, options: SeparationOptions) -> tuple[Engine, float, bool]:
         engine = self._engines.get(key)
         if engine is not None:
             self._engines.move_to_end(key)
@@ -130,7 +149,7 @@ class Separator:
         if key.engine == "demucs":
             from soundforge.audio.separation._demucs import DemucsEngine
 
-            engine = DemucsEngine(key, download=download)
+            engine = DemucsEngine(key, no_download=self._no_download(options))
         else:
             from soundforge.audio.separation._embedded import EmbeddedEngine
 
@@ -163,25 +182,29 @@ class Separator:
             key = embedded
         else:
             key = EngineKey("demucs", name, device, folder)
-            if (
+            failed = self._unavailable.get(key)
+            if options.engine == "auto" and failed and time.monotonic() - failed[0] < _NETWORK_TTL:
+                fallback, key = failed[1], embedded
+            elif (
                 options.engine == "auto"
                 and key not in self._engines
                 and find_weights(name, folder) is None
             ):
-                reason = offline_reason() if options.download else "downloads are disabled"
+                reason = self._no_download(options)()
                 if reason is not None:
                     fallback = f"demucs model {name} has no weights here and {reason}"
                     key = embedded
         try:
-            engine, load_s, cached = self._get(key, options.download)
+            engine, load_s, cached = self._get(key, options)
         except EngineUnavailable as error:
             if options.engine != "auto" or key == embedded:
                 raise
             # auto promised a result: a failed download or a model demucs cannot load falls
             # back to the engine that needs nothing, and the result says why.
             fallback = str(error)
+            self._unavailable[key] = (time.monotonic(), fallback)
             key = embedded
-            engine, load_s, cached = self._get(key, options.download)
+            engine, load_s, cached = self._get(key, options)
         if fallback is not None:
             logger.info("auto separation uses %s: %s", EMBEDDED_MODEL, fallback)
         return engine, LoadedModel(
@@ -238,10 +261,16 @@ class Separator:
         audio_s = info.duration_ms / 1000 if info.duration_ms else stems[0].duration_ms / 1000
         separate_s = max(total - loaded.load_s, 0.0)
         logger.info(
-            "separated %s with %s/%s on %s: %.1f s of audio in %.1f s (+%.1f s load), %d windows",
-            source.name, loaded.engine, loaded.model, loaded.device, audio_s, separate_s,
-            loaded.load_s, chunks,
-        )  # fmt: skip
+            "separated %s with %s/%s on %s: %.1f s of audio in %.1f s (+%.1f s load), %d chunks",
+            source.name,
+            loaded.engine,
+            loaded.model,
+            loaded.device,
+            audio_s,
+            separate_s,
+            loaded.load_s,
+            chunks,
+        )
         return SeparationResult(
             engine=loaded.engine,
             model=loaded.model,
@@ -274,10 +303,8 @@ class Separator:
         try:
             rate = output_rate(stream.in_rate, options.format)
             frames = round(stream.in_frames * rate / stream.in_rate)
-            window = max(int(options.chunk_seconds * engine.sample_rate), 1)
-            overlap = int(options.chunk_overlap * engine.sample_rate)
             stats = None
-            if engine.normalise and stream.expected_frames > window + overlap:
+            if engine.normalise:
                 stats = measure_stats(source, engine.sample_rate, engine.channels)
             report(0.08, "separating")
             for name in engine.sources:
@@ -292,20 +319,20 @@ class Separator:
                         engine.sample_rate,
                     )
                 )
-            settings = WindowSettings(
-                shifts=options.shifts, overlap=options.overlap, segment=options.segment
-            )
-            chunks = run_windows(
-                stream,
-                engine,
-                writers,
-                settings,
-                window=window,
-                overlap=overlap,
+
+            def emit(block: Audio) -> None:
+                for stem, writer in zip(block, writers, strict=True):
+                    writer.write(stem, frames)
+
+            settings = JobSettings(
+                shifts=options.shifts,
+                overlap=options.overlap,
+                segment=options.segment,
+                window=max(int(options.chunk_seconds * engine.sample_rate), 1),
+                crossfade=int(options.chunk_overlap * engine.sample_rate),
                 stats=stats,
-                limit=frames,
-                progress=scaled(report, 0.08, 0.99),
             )
+            chunks = engine.run(stream, emit, settings, scaled(report, 0.08, 0.99))
             report(0.99, "writing stems")
             for writer in writers:
                 writer.finish(frames)

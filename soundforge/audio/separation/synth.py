@@ -89,7 +89,7 @@ def _voice(n: int, rate: int, beat: float, rng: np.random.Generator) -> Audio:
         # A short breath (filtered noise) before the next phrase.
         gap = beat * (0.5 if rng.random() < 0.7 else 1.0)
         b0, bm = start + m, min(int(gap * rate * 0.6), n - start - m)
-        if bm > 0:
+        if bm > 16:
             breath = np.convolve(rng.standard_normal(bm), np.ones(4) / 4, "same") * 0.03
             out[b0 : b0 + bm] += breath * _envelope(bm, rate, 0.05, 0.05)
         t_pos += length + gap
@@ -186,7 +186,7 @@ def synth_song(
         "bass": 0.5 * _bass(n, sample_rate, beat, rng),
         "other": _other(n, sample_rate, beat, rng),
     }
-    mixture = sum(stems.values())
+    mixture = np.sum(list(stems.values()), axis=0)
     scale = 0.9 / max(float(np.abs(mixture).max()), 1e-9)
     return SynthSong(
         mixture=(mixture * scale).astype(np.float32),

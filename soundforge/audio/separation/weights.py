@@ -27,9 +27,11 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -118,7 +120,7 @@ def _single_file(folder: Path, sig: str) -> Path | None:
 
 
 def _bag_definition(name: str, models_dir: Path | None) -> dict[str, Any] | None:
-    import yaml  # a demucs dependency
+    import yaml  # type: ignore[import-untyped]  # a demucs dependency, no hints
 
     candidates = [models_dir / f"{name}.yaml"] if models_dir is not None else []
     import demucs.pretrained
@@ -214,8 +216,8 @@ def _package(path: Path) -> dict[str, Any]:
         module, klass = metadata["klass"].rsplit(".", 1)
         return {
             "klass": getattr(importlib.import_module(module), klass),
-            "args": _decode_json(json.loads(metadata["args"])),
-            "kwargs": _decode_json(json.loads(metadata["kwargs"])),
+            "args": _decode_json(json.loads(metadata["args"])),  # type: ignore[no-untyped-call]
+            "kwargs": _decode_json(json.loads(metadata["kwargs"])),  # type: ignore[no-untyped-call]
             "state": state,
         }
     import torch
@@ -266,7 +268,7 @@ def _load_file(path: Path, name: str) -> Any:
                 f"the demucs model {name} is quantized and needs the diffq package "
                 f"(pip install diffq); pick an unquantized model or {_INSTEAD}"
             )
-    return load_model(package)
+    return load_model(package)  # type: ignore[no-untyped-call]  # demucs has no hints
 
 
 def offline_reason() -> str | None:
@@ -297,17 +299,35 @@ def offline_reason() -> str | None:
 
 
 def load_demucs(
-    name: str, models_dir: str | os.PathLike[str] | None, *, download: bool
+    name: str,
+    models_dir: str | os.PathLike[str] | None,
+    *,
+    no_download: Callable[[], str | None] = offline_reason,
 ) -> tuple[Any, str]:
     """Load model ``name`` (a demucs model or BagOfModels, on the CPU, in eval mode).
 
     Returns the model and where it came from (``models_dir``, ``torch_hub``, ``hf_cache`` or
-    ``download``). Raises EngineUnavailable when it is nowhere here and cannot be fetched.
+    ``download``). ``no_download`` says why nothing may be downloaded now (None: it may);
+    it is asked only when the weights are not here. Raises EngineUnavailable when the model
+    is nowhere here and cannot be fetched.
     """
     found = find_weights(name, models_dir)
     if found is not None:
         logger.info("loading demucs model %s from %s", name, found.where)
-        models = [_load_file(Path(f), name) for f in found.files]
+        try:
+            models = [_load_file(Path(f), name) for f in found.files]
+        except (
+            OSError,
+            RuntimeError,
+            EOFError,
+            KeyError,
+            ValueError,
+            pickle.UnpicklingError,
+        ) as error:
+            raise EngineUnavailable(
+                f"the weights of the demucs model {name} in {Path(found.files[0]).parent} cannot "
+                f"be loaded ({type(error).__name__}: {error}); replace the files or {_INSTEAD}"
+            ) from error
         if not found.is_bag:
             model = models[0]
         else:
@@ -321,7 +341,7 @@ def load_demucs(
         if models_dir
         else "no weights in demucs' caches"
     )
-    reason = offline_reason() if download else "downloads are disabled for this job"
+    reason = no_download()
     if reason is not None:
         raise EngineUnavailable(
             f"The demucs model {name} cannot run here ({looked}, and {reason}); {_INSTEAD}, "
@@ -331,7 +351,8 @@ def load_demucs(
 
 
 def _download(name: str) -> Any:
-    from demucs.pretrained import ModelLoadingError, get_model
+    from demucs.pretrained import get_model
+    from demucs.repo import ModelLoadingError
 
     from soundforge.audio.separation.catalog import DEMUCS_MODELS, _installed
 
