@@ -200,11 +200,6 @@ class _Stage(Worker):
             saver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await saver
-        _publish(
-            context,
-            track_topic(track_id),
-            StageChanged(track_id, self.stage, StageState.COMPLETED, job.attempt, job.id),
-        )
         return result
 
     async def run(
@@ -241,6 +236,33 @@ class _Stage(Worker):
             return Cancel(message)
         raise error
 
+    async def commit(
+        self,
+        context: PipelineContext,
+        job: JobRecord,
+        track: tracks.Track,
+        record: Callable[[Any], Awaitable[None]],
+        next_job: type[Worker] | None,
+        status: str,
+    ) -> None:
+        """Record the results, queue the next stage and complete this job in one transaction;
+        then say so at once, before the next stage's job (woken by the commit's NOTIFY, a
+        round trip later) can announce its start on this node."""
+        async with repo.transaction(context.repo) as conn:
+            await record(conn)
+            if next_job is not None:
+                await insert(conn, next_job, {"track_id": track.id})
+            await complete_job(conn, job)
+        topic = track_topic(track.id)
+        _publish(
+            context,
+            topic,
+            StageChanged(track.id, self.stage, StageState.COMPLETED, job.attempt, job.id),
+        )
+        event = TrackStatusChanged(track.id, track.user_id, status)
+        _publish(context, topic, event)
+        _publish(context, user_topic(track.user_id), event)
+
     async def _set_status(
         self, context: PipelineContext, track: tracks.Track, status: str, error: str | None = None
     ) -> None:
@@ -253,19 +275,6 @@ class _Stage(Worker):
 
 async def _run_port(program: str, op: str, args: Any, progress: Any) -> Any:
     return await port_pool.run(port_pool.pool_name(program), op, args, progress=progress)
-
-
-async def _commit_stage(
-    context: PipelineContext,
-    job: JobRecord,
-    record: Callable[[Any], Awaitable[None]],
-    next_job: tuple[type[Worker], dict[str, Any]] | None,
-) -> None:
-    async with repo.transaction(context.repo) as conn:
-        await record(conn)
-        if next_job is not None:
-            await insert(conn, next_job[0], next_job[1])
-        await complete_job(conn, job)
 
 
 class Download(_Stage):
@@ -317,7 +326,7 @@ class Download(_Stage):
             )
 
         try:
-            await _commit_stage(context, job, record, (Separate, {"track_id": track.id}))
+            await self.commit(context, job, track, record, Separate, "separating")
         except asyncpg.UniqueViolationError:
             # The same content arrived for another import of this user in the meantime.
             again = await tracks.find_duplicate(
@@ -329,11 +338,6 @@ class Download(_Stage):
             if again is None:
                 raise
             return await self._duplicate(context, track, again)
-        _publish(
-            context,
-            user_topic(track.user_id),
-            TrackStatusChanged(track.id, track.user_id, "separating"),
-        )
         return {"sha256": fetched.sha256, "duration_ms": fetched.duration_ms}
 
     async def _duplicate(
@@ -387,7 +391,7 @@ class Separate(_Stage):
                 conn, track.id, separated.engine, separated.model, stems, separated.options
             )
 
-        await _commit_stage(context, job, record, (Analyze, {"track_id": track.id}))
+        await self.commit(context, job, track, record, Analyze, "analysing")
         return {
             "engine": separated.engine,
             "model": separated.model,
@@ -441,10 +445,7 @@ class Analyze(_Stage):
                 duration_ms=analysed.duration_ms,
             )
 
-        await _commit_stage(context, job, record, None)
-        event = TrackStatusChanged(track.id, track.user_id, "ready")
-        _publish(context, track_topic(track.id), event)
-        _publish(context, user_topic(track.user_id), event)
+        await self.commit(context, job, track, record, None, "ready")
         return {"tempo": analysed.tempo, "key": analysed.key, "camelot": analysed.camelot}
 
 

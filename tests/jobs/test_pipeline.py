@@ -49,6 +49,16 @@ async def follow(studio: Studio, track_id: str, timeout: float = 180.0) -> list[
                     return events
 
 
+async def settled_job(studio: Studio, worker: str, timeout: float = 10.0) -> Any:
+    """The stage's job once the producer recorded its outcome (not executing any more)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            (job,) = await list_jobs(repo.pool(NAMES.repo), worker=worker, limit=1)
+            if job.state != "executing":
+                return job
+            await asyncio.sleep(0.05)
+
+
 async def import_one(studio: Studio, source: str) -> str:
     outcome = await import_source(studio.context, studio.user_id, source, allow_paths=True)
     (track_id,) = outcome.created
@@ -118,8 +128,8 @@ async def test_not_audio_fails_the_track_in_one_sentence(studio: Studio, tmp_pat
     track = await tracks.get_track(repo.pool(NAMES.repo), track_id)
     assert track.status == "failed"
     assert track.error is not None and "notes.mp3" in track.error and "\n" not in track.error
-    (job,) = await list_jobs(repo.pool(NAMES.repo), limit=5)
-    assert job.state == "cancelled" and job.errors[-1].error == track.error
+    job = await settled_job(studio, "soundforge.download")
+    assert job.state == "cancelled" and job.errors[-1].message == track.error
 
 
 async def test_an_unsupported_source_is_refused_before_anything_is_created(
@@ -151,7 +161,7 @@ async def test_a_killed_separator_is_retried_and_leaves_no_orphan(
             if job.state == "retryable":
                 break
             await asyncio.sleep(0.1)
-    assert "separator program failed" in job.errors[-1].error
+    assert "separator program failed" in job.errors[-1].message
     assert not psutil.pid_exists(separator_pid) or psutil.Process(separator_pid).status() == "zombie"
     track = await tracks.get_track(pool, track_id)
     assert track.original_path is not None and track.status == "separating"
