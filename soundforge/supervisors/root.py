@@ -117,14 +117,10 @@ class Root(Supervisor):
             queues=options.queues, workers=options.workers, node_name=settings.node_name
         )
         install(PipelineContext(settings, NAMES.repo, NAMES.pubsub))
-        pools = pool_specs(
-            {
-                QUEUE_PROGRAMS[q]: limit
-                for q, limit in options.queues.items()
-                if q in QUEUE_PROGRAMS
-            },
-            program_environment(settings),
-        )
+        sizes = options.ports
+        if sizes is None:
+            sizes = {QUEUE_PROGRAMS[q]: n for q, n in options.queues.items() if q in QUEUE_PROGRAMS}
+        pools = pool_specs(sizes, program_environment(settings))
         return SupervisorSpec(
             [
                 Registry.child_spec({"keys": Keys.UNIQUE, "name": NAMES.registry}),
