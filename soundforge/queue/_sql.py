@@ -3,17 +3,18 @@ prune, leadership. Private: producers and plugins call it; callers use ``engine.
 
 Mirrors the fetch/ack/stage/rescue/prune queries of ``Oban.Engines.Basic`` and its plugins.
 The one difference that matters for throughput: acknowledgements are batched — one
-statement records every finished attempt, whatever its outcome (``ack``) — so a busy
-producer makes one round trip per batch of acknowledgements and one per claimed batch.
+statement records every finished attempt, whatever its outcome (``ack``) — and a batch of
+completions is recorded by the very statement that claims the next batch
+(``ack_and_claim``), so a busy producer makes one round trip and one commit per batch.
 
 Each acknowledgement is guarded by ``state = 'executing' AND attempt = <the attempt run>``:
 an attempt that was cancelled, rescued or re-claimed meanwhile changes nothing, which is
 what makes a completion recorded exactly once even when a job ran twice.
 
-The producer's *steps* (``claim_step``, ``ack_step``) run these on a connection the producer
-keeps across steps (one for claims, one for acks: no pool reset per step) and turn a
-transient failure (PostgreSQL restarting) into a :class:`StepFailed` value, dropping the
-kept connection so that the next step takes a fresh one.
+The producer's *steps* (``step``) run these on a connection the producer keeps across steps
+(one per lane: no pool reset per step) and turn a transient failure (PostgreSQL restarting)
+into a :class:`StepFailed` value, dropping the kept connection so that the next step takes a
+fresh one.
 
 Values cross as text where a codec could differ (``args::text``, ``$1::text::jsonb``), so the
 functions work with whatever type codecs the Repo's pool installs.
@@ -38,13 +39,11 @@ __all__ = [
     "COLUMNS",
     "CRON_LOCK_CLASS",
     "JOB_COLUMNS",
-    "Acked",
     "Claimed",
     "StepFailed",
     "ack",
-    "ack_step",
+    "ack_and_claim",
     "claim",
-    "claim_step",
     "heartbeat",
     "job_from_row",
     "notify_queues",
@@ -53,6 +52,7 @@ __all__ = [
     "release_node",
     "rescue",
     "stage",
+    "step",
     "try_lock",
 ]
 
@@ -74,6 +74,11 @@ _STATES: Final = {s.value: s for s in JobState}
 _OBJECT: Final = msgspec.json.Decoder(dict[str, Any])
 _ERRORS: Final = msgspec.json.Decoder(list[AttemptError])
 _ENCODE: Final = msgspec.json.Encoder()
+
+
+#: What a claim returns: the row less what the claim itself decided (its state is executing,
+#: its queue and node are the claim's), three text columns fewer to send and decode per job.
+_CLAIMED: Final = ", ".join(f for f in _FIELDS if f not in ("state", "queue", "attempted_by"))
 
 
 def job_from_row(row: Any, conflict: bool = False) -> JobRecord:
@@ -143,6 +148,18 @@ WITH completed AS (
 SELECT (SELECT count(*) FROM completed) + (SELECT count(*) FROM other)
 """
 
+# Completions only (the common batch): a plain UPDATE, without the general statement's second
+# CTE, which would scan every executing job of the node only to update none of them.
+_COMPLETE: Final = """
+UPDATE jobs SET state = 'completed', completed_at = now()
+FROM unnest($1::bigint[], $2::int4[]) AS a(id, attempt)
+WHERE jobs.id = a.id AND jobs.attempt = a.attempt AND jobs.state = 'executing'
+"""
+
+# The claim locks its rows in fetch order (SKIP LOCKED: claimers never wait for each other)
+# and updates them by primary key. ``id = ANY(ARRAY(subquery))``, not ``id IN (subquery)``:
+# for IN the planner may hash the claimed ids and scan the whole table for them, history
+# included, on every claim.
 _CLAIM: Final = f"""
 UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = now(),
                 attempted_by = $1
@@ -152,7 +169,29 @@ WHERE id = ANY(ARRAY(
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ))
-RETURNING {COLUMNS}
+RETURNING {_CLAIMED}
+"""
+
+# A busy producer's step: the last batch's completions and the next claim in one statement,
+# so one round trip and one commit. The two CTEs update disjoint rows (executing ones and
+# available ones) and both run to completion whatever the SELECT reads.
+_COMPLETE_AND_CLAIM: Final = f"""
+WITH completed AS (
+    UPDATE jobs SET state = 'completed', completed_at = now()
+    FROM unnest($4::bigint[], $5::int4[]) AS a(id, attempt)
+    WHERE jobs.id = a.id AND jobs.attempt = a.attempt AND jobs.state = 'executing'
+), claimed AS (
+    UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = now(),
+                    attempted_by = $1
+    WHERE id = ANY(ARRAY(
+        SELECT id FROM jobs WHERE state = 'available' AND queue = $2
+        ORDER BY priority, scheduled_at, id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING {_CLAIMED}
+)
+SELECT * FROM claimed
 """
 
 
@@ -170,6 +209,11 @@ def _error_json(error: AttemptError) -> str:
 async def ack(conn: Any, acks: Sequence[Outcome], timeout: float | None = None) -> int:
     """Record finished attempts in one statement; returns how many were still executing
     (an attempt cancelled, rescued or re-claimed meanwhile is left as it is)."""
+    if _only_completions(acks):
+        status = await conn.execute(
+            _COMPLETE, [a.job_id for a in acks], [a.attempt for a in acks], timeout=timeout
+        )
+        return int(status.rsplit(" ", 1)[-1])
     done_ids: list[int] = []
     done_attempts: list[int] = []
     ids: list[int] = []
@@ -208,12 +252,73 @@ async def ack(conn: Any, acks: Sequence[Outcome], timeout: float | None = None) 
     return int(recorded)
 
 
+def _only_completions(acks: Sequence[Outcome]) -> bool:
+    return all(type(outcome) is Completed for outcome in acks)
+
+
 async def claim(
     conn: Any, node: str, queue: str, demand: int, timeout: float | None = None
 ) -> list[JobRecord]:
     """Claim up to ``demand`` available jobs of ``queue`` for ``node``, in fetch order."""
     rows = await conn.fetch(_CLAIM, node, queue, demand, timeout=timeout)
-    jobs = [job_from_row(r) for r in rows]
+    return _claimed(rows, node, queue)
+
+
+async def ack_and_claim(
+    conn: Any,
+    node: str,
+    queue: str,
+    acks: Sequence[Outcome],
+    demand: int,
+    timeout: float | None = None,
+) -> list[JobRecord]:
+    """Record finished attempts, then claim up to ``demand`` jobs; one statement (one round
+    trip, one commit) when every outcome is a completion, the usual case of a busy queue."""
+    if acks and (not demand or not _only_completions(acks)):
+        await ack(conn, acks, timeout)
+        acks = ()
+    if not demand:
+        return []
+    if not acks:
+        return await claim(conn, node, queue, demand, timeout)
+    rows = await conn.fetch(
+        _COMPLETE_AND_CLAIM,
+        node,
+        queue,
+        demand,
+        [a.job_id for a in acks],
+        [a.attempt for a in acks],
+        timeout=timeout,
+    )
+    return _claimed(rows, node, queue)
+
+
+def _claimed(rows: Sequence[Any], node: str, queue: str) -> list[JobRecord]:
+    """The claimed jobs (rows of :data:`_CLAIMED`), in fetch order."""
+    executing = JobState.EXECUTING
+    jobs = [
+        JobRecord(
+            r[0],
+            executing,
+            queue,
+            r[1],
+            {} if r[2] == "{}" else _OBJECT.decode(r[2]),
+            {} if r[3] == "{}" else _OBJECT.decode(r[3]),
+            r[4],
+            r[5],
+            r[6],
+            [] if r[7] == "[]" else _ERRORS.decode(r[7]),
+            r[8],
+            r[9],
+            r[10],
+            node,
+            r[11],
+            r[12],
+            r[13],
+            r[14],
+        )
+        for r in rows
+    ]
     jobs.sort(key=_fetch_order)
     return jobs
 
@@ -279,17 +384,11 @@ async def reconcile(
 # -- the producer's steps (each runs in a helper task of the producer) ---------------------
 
 
-class Claimed(msgspec.Struct, frozen=True):
-    """What a claim step got: the claimed jobs, and whether it reconciled first."""
+class Claimed(msgspec.Struct, frozen=True, gc=False):
+    """What a step got: the claimed jobs, and whether it reconciled first."""
 
     jobs: list[JobRecord]
     reconciled: bool
-
-
-class Acked(msgspec.Struct, frozen=True):
-    """An ack step recorded its batch (``recorded`` attempts were still executing)."""
-
-    recorded: int
 
 
 class StepFailed(msgspec.Struct, frozen=True):
@@ -314,17 +413,18 @@ async def _step_conn(ctx: QueueContext, kept: Kept | None, timeout: float) -> As
         raise
 
 
-async def claim_step(
+async def step(
     ctx: QueueContext,
     queue: str,
+    acks: list[Outcome],
     demand: int,
     keep: list[int] | None,
     staging: bool,
     kept: Kept | None = None,
 ) -> Claimed | StepFailed:
-    """Reconcile (when ``keep`` is given: the jobs this producer still owns), stage due
-    jobs, claim up to ``demand`` (a helper task of the producer), on ``kept``'s connection
-    (or one from the pool)."""
+    """One database step of a producer (a helper task), on ``kept``'s connection (or one
+    from the pool): reconcile (when ``keep`` is given: the jobs this producer still owns),
+    stage due jobs, record ``acks`` and claim up to ``demand``."""
     timeout = ctx.config.op_timeout
     try:
         async with _step_conn(ctx, kept, timeout) as conn:
@@ -332,28 +432,12 @@ async def claim_step(
                 await reconcile(conn, ctx.node, queue, keep, timeout=timeout)
             if staging:
                 await stage(conn, queue, timeout=timeout)
-            jobs = await claim(conn, ctx.node, queue, demand, timeout) if demand else []
+            jobs = await ack_and_claim(conn, ctx.node, queue, acks, demand, timeout)
     except TRANSIENT as error:
         if kept is not None:
             kept.drop()
         return StepFailed(f"{type(error).__name__}: {error}")
     return Claimed(jobs, keep is not None)
-
-
-async def ack_step(
-    ctx: QueueContext, acks: list[Outcome], kept: Kept | None = None
-) -> Acked | StepFailed:
-    """Record a batch of finished attempts (a helper task), on ``kept``'s connection (or
-    one from the pool)."""
-    timeout = ctx.config.op_timeout
-    try:
-        async with _step_conn(ctx, kept, timeout) as conn:
-            recorded = await ack(conn, acks, timeout)
-    except TRANSIENT as error:
-        if kept is not None:
-            kept.drop()
-        return StepFailed(f"{type(error).__name__}: {error}")
-    return Acked(recorded)
 
 
 # -- the lifeline -------------------------------------------------------------------------

@@ -59,7 +59,8 @@ STOP: Final = ("queue", "job", "stop")
 EXCEPTION: Final = ("queue", "job", "exception")
 
 
-class Outcome(msgspec.Struct, frozen=True, tag_field="kind"):
+# gc=False: one per job, never part of a cycle (see JobRecord).
+class Outcome(msgspec.Struct, frozen=True, tag_field="kind", gc=False):
     """How one attempt ended; ``attempt`` guards the acknowledgement (see engine.py)."""
 
     job_id: int

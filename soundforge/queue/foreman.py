@@ -43,7 +43,8 @@ __all__ = ["Died", "Done", "Foreman", "Kill", "Run"]
 log = logging.getLogger(__name__)
 
 
-class Run(msgspec.Struct, frozen=True):
+# gc=False on the per-job messages: never part of a cycle (see JobRecord).
+class Run(msgspec.Struct, frozen=True, gc=False):
     """Start one task per job; ``workers[i]`` is ``jobs[i]``'s class (None if unknown)."""
 
     jobs: list[JobRecord]
@@ -58,7 +59,7 @@ class Kill(msgspec.Struct, frozen=True):
     job_id: int
 
 
-class Done(msgspec.Struct, frozen=True):
+class Done(msgspec.Struct, frozen=True, gc=False):
     """To the producer: an attempt finished with ``outcome``."""
 
     outcome: Outcome

@@ -98,7 +98,10 @@ class Unique(msgspec.Struct, frozen=True):
     states: tuple[JobState, ...] = SUCCESSFUL_STATES
 
 
-class JobRecord(msgspec.Struct, frozen=True):
+# gc=False here and on the per-job messages (outcomes, Done, Run): a busy queue keeps
+# thousands alive at once, and as tracked objects they made the cycle collector run more
+# often and scan more. They hold plain values, dicts and lists: they cannot form a cycle.
+class JobRecord(msgspec.Struct, frozen=True, gc=False):
     """A stored job (a row of ``jobs``); ``conflict`` is true when a unique insert found it."""
 
     id: int
@@ -122,7 +125,7 @@ class JobRecord(msgspec.Struct, frozen=True):
     conflict: bool = False
 
 
-class NewJob(msgspec.Struct, frozen=True):
+class NewJob(msgspec.Struct, frozen=True, gc=False):
     """A job not yet inserted (Oban's changeset from ``Worker.new``); build it with
     :func:`new_job`, insert it with ``engine.insert_job``/``insert_all``."""
 

@@ -5,9 +5,9 @@ supervisor (:class:`QueueSupervisor`, one_for_all like Oban's) of the foreman (w
 job attempt runs as a task, see ``foreman.py``) and the producer, which:
 
 * claims jobs in batches sized to its free capacity (``limit`` minus running) with one
-  ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT demand) RETURNING``;
-* collects finished attempts and acknowledges them in batches, one statement for all of a
-  batch's outcomes (completed, retryable, discarded, cancelled, snoozed);
+  ``UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED LIMIT demand)) RETURNING``;
+* collects finished attempts and acknowledges them in batches, in the statement that claims
+  the next batch when every outcome is a completion (the busy queue's usual case);
 * wakes on an ``insert`` notification, on its poll timer (``poll_interval``; also when it
   stages its queue's due scheduled/retryable jobs) and when the notifier reconnects;
 * pauses, resumes and scales on local calls or NOTIFY signals from any node;
@@ -15,23 +15,25 @@ job attempt runs as a task, see ``foreman.py``) and the producer, which:
 * on shutdown stops claiming and gives running jobs ``shutdown_grace`` to finish (Oban's
   watchman), acknowledges what finished, and leaves the rest to the lifeline.
 
-Database work never runs in the producer's own loop: a *claim step* (reconcile, stage,
-claim) and an *ack step* each run in a linked helper task, at most one of each at a time,
-so claiming, acknowledging and running jobs overlap (two backends and the event loop
-working at once), each on a connection the producer keeps across steps (released when it
-stops, terminated by an exit hook if it is killed, dropped and taken again after a failed
-step). While jobs run, a step waits until half a batch is ready or
-``_FLUSH_AFTER`` has passed, so a busy queue makes one round trip per batch, not per job.
-A failed step (PostgreSQL restarting) is retried with backoff and its acknowledgements are
-kept; since a claim may have committed unseen, the next claim step first *reconciles*: jobs
-this node holds as executing in this queue but does not run go back to available. A fresh
-producer starts by reconciling too, which rescues the jobs of a producer that crashed on a
-live node.
+Database work never runs in the producer's own loop. A *step* (reconcile, stage,
+acknowledge, claim, as needed) runs in a linked helper task on one of two *lanes*: a lane is
+a connection the producer keeps across steps (released when it stops, terminated by an exit
+hook if it is killed, dropped and taken again after a failed step) with at most one step in
+flight. A step takes every finished attempt not yet sent and claims the free capacity, so
+each batch costs one round trip and one commit, and with two lanes a batch is claimed while
+the other lane's step is still in flight. While jobs run, a step waits until half a batch is
+ready (finished attempts or free capacity) or ``_FLUSH_AFTER`` has passed, so a busy queue
+makes one round trip per batch, not per job. A failed step (PostgreSQL restarting) is
+retried with backoff and its acknowledgements are kept; since a claim may have committed
+unseen, the next step first *reconciles*: jobs this node holds as executing in this queue
+but does not run go back to available. A reconciling step runs alone, after the claims in
+flight have answered. A fresh producer starts by reconciling too, which rescues the jobs of
+a producer that crashed on a live node.
 
 Differences from Oban: staging of due jobs is done by each queue's producers with SKIP
 LOCKED instead of by one elected stager, so no leader is needed for scheduled jobs to run,
-and a queue no node runs is not staged at all. Acknowledgements are batched (Oban's basic
-engine acks each job from its own process).
+and a queue no node runs is not staged at all. Acknowledgements are batched and share the
+next claim's statement (Oban's basic engine acks each job from its own process).
 """
 
 from __future__ import annotations
@@ -122,19 +124,28 @@ class QueueSetup(msgspec.Struct, frozen=True):
     limit: int
 
 
+class _Lane:
+    """One of the producer's two database lanes: a connection kept across steps and the
+    step in flight on it, with what that step carries."""
+
+    __slots__ = ("acking", "conn", "demand", "op", "reconciling")
+
+    def __init__(self, proc: Process) -> None:
+        self.conn = Kept(proc)
+        self.op: Task | None = None
+        self.acking: list[Outcome] = []  # sent with the step in flight
+        self.demand = 0  # claimed by the step in flight
+        self.reconciling = False
+
+
 class _State(Running):
     __slots__ = (
-        "ack_conn",
-        "ack_op",
-        "acking",
         "acks",
         "backing_off",
-        "claim_conn",
-        "claim_demand",
-        "claim_op",
         "failures",
         "flush_armed",
         "flush_due",
+        "lanes",
         "limit",
         "more",
         "paused",
@@ -150,12 +161,7 @@ class _State(Running):
         self.limit = limit
         self.paused = False
         self.acks: list[Outcome] = []  # finished, not yet sent
-        self.acking: list[Outcome] = []  # sent with the ack step in flight
-        self.claim_op: Task | None = None
-        self.ack_op: Task | None = None
-        self.claim_conn = Kept(proc)  # the steps' connections, kept across steps
-        self.ack_conn = Kept(proc)
-        self.claim_demand = 0
+        self.lanes: tuple[_Lane, _Lane] = (_Lane(proc), _Lane(proc))
         self.wake = True  # look for work at start
         self.more = False
         self.stage = True
@@ -164,6 +170,9 @@ class _State(Running):
         self.backing_off = False
         self.flush_armed = False
         self.flush_due = False
+
+    def ops(self) -> tuple[Task | None, ...]:
+        return tuple(lane.op for lane in self.lanes)
 
 
 class Producer(GenServer[_State]):
@@ -248,77 +257,94 @@ class Producer(GenServer[_State]):
     # -- the database steps ---------------------------------------------------------------
 
     def _kick(self, state: _State) -> None:
-        """Start the claim and ack steps that are useful now and not already in flight."""
+        """Start a step on an idle lane if one is useful now."""
         if state.backing_off:
             return
-        free = state.limit - len(state.running) - state.claim_demand
+        first, second = state.lanes
+        if first.op is None:
+            idle, other = first, second
+        elif second.op is None:
+            idle, other = second, first
+        else:
+            return  # both lanes busy: the first to end kicks again
+        in_flight = 0
+        if other.op is not None:
+            if other.reconciling:
+                return  # a reconcile runs alone
+            in_flight = other.demand
+            if state.reconcile and in_flight:
+                return  # it must see what the claim in flight takes: wait for its answer
+        free = state.limit - len(state.running) - in_flight
         claim = not state.paused and free > 0 and (state.wake or state.more)
         threshold = max(1, min(state.limit, state.ctx.config.max_claim) // 2)
         hurry = state.flush_due or not state.running
-        waiting = False
-        if state.ack_op is None and state.acks:
-            if hurry or len(state.acks) >= threshold:
-                state.acking, state.acks = state.acks, []
-                state.ack_op = async_task(_sql.ack_step, state.ctx, state.acking, state.ack_conn)
-            else:
-                waiting = True
-        if state.claim_op is None and (claim or state.reconcile or state.stage):
-            if hurry or state.reconcile or state.stage or free >= threshold:
-                self._claim(state, min(free, state.ctx.config.max_claim) if claim else 0)
-            else:
-                waiting = True
-        if waiting and not state.flush_armed:
-            state.flush_armed = True
-            state.proc.node.clock.call_later(_FLUSH_AFTER, state.proc.deliver, _Flush())
-        elif not waiting:
+        acks = state.acks
+        if (
+            state.reconcile
+            or state.stage
+            or (acks and (hurry or len(acks) >= threshold))
+            or (claim and (hurry or free >= threshold))
+        ):
+            self._step(state, idle, min(free, state.ctx.config.max_claim) if claim else 0)
+            state.flush_due = False
+        elif acks or claim:
+            if not state.flush_armed:
+                state.flush_armed = True
+                state.proc.node.clock.call_later(_FLUSH_AFTER, state.proc.deliver, _Flush())
+        else:
             state.flush_due = False
 
-    def _claim(self, state: _State, demand: int) -> None:
+    def _step(self, state: _State, lane: _Lane, demand: int) -> None:
+        """Start a step on ``lane``: every finished attempt not yet sent, and the claim."""
         keep = None
         if state.reconcile:
-            keep = state.job_ids() + [a.job_id for a in state.acks + state.acking]
-        state.claim_demand = demand
+            keep = state.job_ids() + [a.job_id for a in state.acks]
+            for other in state.lanes:
+                keep.extend(a.job_id for a in other.acking)
+        lane.acking, state.acks = state.acks, []
+        lane.demand = demand
+        lane.reconciling = keep is not None
         if demand:
             state.wake = False
         stage, state.stage = state.stage, False
-        state.claim_op = async_task(
-            _sql.claim_step, state.ctx, state.queue, demand, keep, stage, state.claim_conn
+        lane.op = async_task(
+            _sql.step, state.ctx, state.queue, lane.acking, demand, keep, stage, lane.conn
         )
 
     def _step_ended(self, state: _State, msg: TaskReply | Down) -> None:
+        for lane in state.lanes:
+            if lane.op is not None and msg.ref is lane.op.ref:
+                break
+        else:
+            return
         if isinstance(msg, TaskReply):
             demonitor(msg.ref, flush=True)
             result = msg.result
         else:  # the helper crashed (a bug, logged by the runtime): treat it as a failed step
             result = _sql.StepFailed(f"the database step crashed: {msg.reason!r}")
-        if state.claim_op is not None and msg.ref is state.claim_op.ref:
-            state.claim_op = None
-            demand, state.claim_demand = state.claim_demand, 0
-            if isinstance(result, _sql.Claimed):
-                if result.reconciled:
-                    state.reconcile = False
-                if state.paused:  # paused while the claim ran: start nothing, give them back
-                    state.acks.extend(Released(j.id, j.attempt) for j in result.jobs)
-                    state.more = False
-                else:
-                    state.more = demand > 0 and len(result.jobs) == demand
-                    state.start(result.jobs)
-                self._recovered(state)
+        demand, acking = lane.demand, lane.acking
+        lane.op = None
+        lane.demand = 0
+        lane.acking = []
+        lane.reconciling = False
+        if isinstance(result, _sql.Claimed):
+            if result.reconciled:
+                state.reconcile = False
+            if state.paused:  # paused while the claim ran: start nothing, give them back
+                state.acks.extend(Released(j.id, j.attempt) for j in result.jobs)
+                state.more = False
             else:
-                # The claim may have committed unseen: reconcile before claiming again.
-                state.reconcile = state.reconcile or demand > 0
-                state.wake = state.stage = True
-                self._failed(state, result.error)
-        elif state.ack_op is not None and msg.ref is state.ack_op.ref:
-            state.ack_op = None
-            if isinstance(result, _sql.Acked):
-                state.acking = []
-                self._recovered(state)
-            else:
-                # Acknowledgements are idempotent (guarded by attempt): send them again.
-                state.acks = state.acking + state.acks
-                state.acking = []
-                self._failed(state, result.error)
+                if demand:  # an acknowledgement-only step knows nothing about what is left
+                    state.more = len(result.jobs) == demand
+                state.start(result.jobs)
+            self._recovered(state)
+        else:
+            # Acknowledgements are idempotent (guarded by attempt): send them again. A claim
+            # may have committed unseen: reconcile before claiming again.
+            state.acks = acking + state.acks
+            state.reconcile = state.reconcile or demand > 0
+            state.wake = state.stage = True
+            self._failed(state, result.error)
 
     def _recovered(self, state: _State) -> None:
         if state.failures:
@@ -342,12 +368,12 @@ class Producer(GenServer[_State]):
         state.paused = True
         clock = state.proc.node.clock
         deadline = clock.time() + state.ctx.config.shutdown_grace
-        while state.running or state.claim_op is not None or state.ack_op is not None:
+        while state.running or any(lane.op is not None for lane in state.lanes):
             left = deadline - clock.time()
             if left <= 0:
                 break
             try:
-                msg = await state.receive_own(left, (state.claim_op, state.ack_op))
+                msg = await state.receive_own(left, state.ops())
             except TimeoutError:
                 break
             if isinstance(msg, Done):
@@ -359,15 +385,15 @@ class Producer(GenServer[_State]):
                 self._step_ended(state, msg)
             if outcome is not None:
                 state.acks.append(outcome)
-        acks = state.acking + state.acks
+        acks = [a for lane in state.lanes for a in lane.acking] + state.acks
         if acks:
             await self._final_ack(state, acks)
         # A step still in flight is killed with us: its connection is terminated, not reset.
-        for op, kept in ((state.claim_op, state.claim_conn), (state.ack_op, state.ack_conn)):
-            if op is None:
-                await kept.release()
+        for lane in state.lanes:
+            if lane.op is None:
+                await lane.conn.release()
             else:
-                kept.drop()
+                lane.conn.drop()
         tele = state.proc.node.telemetry
         if tele.wants(SHUTDOWN_EVENT):
             tele.execute(
@@ -377,9 +403,9 @@ class Producer(GenServer[_State]):
             )
 
     async def _final_ack(self, state: _State, acks: list[Outcome]) -> None:
-        # The kept ack connection is busy if an ack step is still in flight.
-        kept = state.ack_conn if state.ack_op is None else None
-        result = await _sql.ack_step(state.ctx, acks, kept)
+        # On an idle lane's connection (one from the pool if both are still busy).
+        kept = next((lane.conn for lane in state.lanes if lane.op is None), None)
+        result = await _sql.step(state.ctx, state.queue, acks, 0, None, False, kept)
         if isinstance(result, _sql.StepFailed):
             log.warning(
                 "queue %s could not record %d finished jobs at shutdown (%s); they will be "

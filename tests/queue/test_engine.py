@@ -190,6 +190,59 @@ async def test_acknowledgements_are_guarded_by_the_attempt(pool: Any) -> None:
     }
 
 
+@pytest.mark.parametrize("released", [False, True], ids=["completions", "mixed"])
+async def test_a_step_records_finished_attempts_and_claims_the_next_jobs(
+    pool: Any, released: bool
+) -> None:
+    # Completions only: one statement does both; any other outcome: two. Same result.
+    jobs = await insert_all(pool, [new_job(Noop, {"i": i}) for i in range(6)])
+    async with pool.acquire() as conn:
+        first, second, third = await _sql.claim(conn, "n", "default", 3)
+        acks: list[Any] = [Completed(first.id, 1), Completed(second.id, attempt=7)]  # stale
+        if released:
+            acks.append(Released(third.id, 1))
+        claimed = await _sql.ack_and_claim(conn, "n", "default", acks, 2)
+    # Fetch order; a released job is available again first, so it is claimed again first.
+    expected = [jobs[2], jobs[3]] if released else [jobs[3], jobs[4]]
+    assert [j.id for j in claimed] == [j.id for j in expected]
+    for job in claimed:
+        assert (job.state, job.attempt, job.attempted_by) == (JobState.EXECUTING, 1, "n")
+        assert await get_job(pool, job.id) == job
+    states = {j.id: (j.state, j.attempt) for j in await list_jobs(pool)}
+    executing = (JobState.EXECUTING, 1)
+    assert states == {
+        jobs[0].id: (JobState.COMPLETED, 1),
+        jobs[1].id: executing,  # the stale acknowledgement changed nothing
+        jobs[2].id: executing,
+        jobs[3].id: executing,
+        jobs[4].id: (JobState.AVAILABLE, 0) if released else executing,
+        jobs[5].id: (JobState.AVAILABLE, 0),
+    }
+
+
+async def test_a_claim_reaches_its_rows_through_indexes_however_long_the_history(
+    pool: Any,
+) -> None:
+    # History is kept, so the table is mostly finished jobs. Written as `id IN (subquery)`,
+    # a claim of 250 over 20,000 rows of history was planned as a hash join over a scan of
+    # the whole table (cheaper on paper than 250 index lookups): every claim read it all.
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO jobs (state, worker, attempt, completed_at)
+               SELECT 'completed', 'old.Worker', 1, now() FROM generate_series(1, 20000)"""
+        )
+        await insert_all(conn, [new_job(Noop, None) for _ in range(500)])
+        await conn.execute("ANALYZE jobs")
+        done = list(range(1, 251))
+        for demand in (5, 250, 500):
+            for sql, params in [
+                (_sql._CLAIM, ("n", "default", demand)),
+                (_sql._COMPLETE_AND_CLAIM, ("n", "default", demand, done, [1] * 250)),
+            ]:
+                plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {sql}", *params))
+                assert "Seq Scan" not in plan, plan
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

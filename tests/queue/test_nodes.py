@@ -95,7 +95,9 @@ async def test_a_postgres_restart_loses_no_job(
         return len(jobs) == total and all(j.state == JobState.COMPLETED for j in jobs)
 
     await wait_until(all_completed, timeout=30, what="every job completed after the restart")
-    assert switches[:1] == [False] and switches[-1] is True  # the notifier came back
+    # The notifier came back. (Its first connect runs after start_link returns, so on a busy
+    # machine a `True` may come before the restart's `False`.)
+    assert False in switches and switches[-1] is True
 
 
 def _ensure_running(cluster: PgCluster) -> None:
