@@ -20,6 +20,10 @@ loaded through the normal weight lookup, ``shifts=0``, ``overlap=0.25``, WAV 16-
   second job on one Separator (the second is 0: the model stayed warm).
 * ``htdemucs_first_job_s``: the first job's separation (torch's first-call costs included).
 * ``htdemucs_rtf``: ``api_s / audio_s``.
+* ``port_htdemucs_*``: the same leg through the real separator port program
+  (:mod:`soundforge.bench.separation_port`); ``port_htdemucs_port_s`` is the round trip the
+  server sees (request out → reply in), ``port_htdemucs_overhead`` against
+  ``port_htdemucs_direct_s`` measured in between, in the same run. ``--no-port`` skips it.
 
 Leg (b), the embedded engine (``spleeter-dsp``):
 
@@ -312,6 +316,7 @@ def run(
     repeats: int | None = None,
     long_minutes: float | None = None,
     tiny: bool = False,
+    port: bool = True,
 ) -> dict[str, Any]:
     """Measure and return every figure."""
     import torch
@@ -321,14 +326,25 @@ def run(
     torch.set_num_threads(threads)
     try:
         return _run(
-            quick=quick, threads=threads, repeats=repeats, long_minutes=long_minutes, tiny=tiny
+            quick=quick,
+            threads=threads,
+            repeats=repeats,
+            long_minutes=long_minutes,
+            tiny=tiny,
+            port=port,
         )
     finally:
         torch.set_num_threads(previous)
 
 
 def _run(
-    *, quick: bool, threads: int, repeats: int | None, long_minutes: float | None, tiny: bool
+    *,
+    quick: bool,
+    threads: int,
+    repeats: int | None,
+    long_minutes: float | None,
+    tiny: bool,
+    port: bool,
 ) -> dict[str, Any]:
     import torch
 
@@ -348,6 +364,18 @@ def _run(
             )
         )
         separator.clear()
+        if port:
+            from soundforge.bench.separation_port import bench_htdemucs_through_port
+
+            figures.update(
+                bench_htdemucs_through_port(
+                    bench_htdemucs,
+                    workdir=workdir / "port",
+                    seconds=seconds,
+                    repeats=repeats or (1 if quick else 2),
+                    tiny=tiny,
+                )
+            )
         (workdir / "embedded").mkdir()
         figures.update(
             bench_embedded(
@@ -397,14 +425,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="smoke test: a tiny htdemucs, 10 s for the embedded engine (figures not quotable)",
     )
+    parser.add_argument(
+        "--no-port", action="store_true", help="skip the leg through the separator port"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.getLogger("soundforge.audio.separation").setLevel(logging.WARNING)
+    logging.getLogger("soundforge").setLevel(logging.WARNING)
     figures = run(
         quick=args.quick,
         threads=args.threads,
         repeats=args.repeats,
         long_minutes=args.long_minutes,
         tiny=args.tiny,
+        port=not args.no_port,
     )
     print(json.dumps(figures))
     return 0

@@ -13,9 +13,10 @@ here) with one sentence each; ``docs/import.md`` lists them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from soundforge.audio.sources.classify import classify
 from soundforge.audio.sources.errors import SourceTooLarge, SpotifyNotConfigured
-from soundforge.audio.sources.importer import Importer, fetch, resolve
 from soundforge.audio.sources.model import (
     SPOTIFY_API_BASE,
     SPOTIFY_TOKEN_URL,
@@ -51,3 +52,19 @@ __all__ = [
     "fetch",
     "resolve",
 ]
+
+
+if TYPE_CHECKING:
+    from soundforge.audio.sources.importer import Importer, fetch, resolve
+
+_LAZY = frozenset({"Importer", "fetch", "resolve"})
+
+
+def __getattr__(name: str) -> Any:
+    # The server needs only classify and the Structs; importing yt-dlp and spotipy (and their
+    # start-up cost) is left to the downloader program, which uses the importer.
+    if name in _LAZY:
+        from soundforge.audio.sources import importer
+
+        return getattr(importer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
