@@ -45,7 +45,10 @@ def test_separate_lays_stems_out_like_demucs(data_dir: Path, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     folder = out / "spleeter-dsp" / "Groove"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "bass.flac", "drums.flac", "other.flac", "vocals.flac"
+        "bass.flac",
+        "drums.flac",
+        "other.flac",
+        "vocals.flac",
     ]
     assert sorted(result.stdout.split()) == sorted(str(p) for p in folder.iterdir())
 
@@ -80,7 +83,10 @@ def test_import_wait_runs_the_whole_pipeline(data_dir: Path, tmp_path: Path) -> 
     (track_id,) = done.stdout.split()
     stems = data_dir / "tracks" / track_id / "stems" / "spleeter-dsp"
     assert sorted(p.name for p in stems.iterdir()) == [
-        "bass.wav", "drums.wav", "other.wav", "vocals.wav"
+        "bass.wav",
+        "drums.wav",
+        "other.wav",
+        "vocals.wav",
     ]
     assert (data_dir / "tracks" / track_id / "analysis.json").is_file()
     again = run("import", str(song), data=data_dir)

@@ -42,9 +42,13 @@ class UnreadableAudio(AudioError):
 
 
 class AudioTooLong(AudioError):
-    """The audio is longer than the configured limit."""
+    """The audio is longer than the configured limit; the message says how to raise it."""
 
     status = 413
+    HINT = "set SOUNDFORGE_MAX_AUDIO_MINUTES to allow longer audio"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message if self.HINT in message else f"{message} ({self.HINT})")
 
 
 class UnsupportedSource(AudioError):

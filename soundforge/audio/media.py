@@ -137,7 +137,7 @@ def check_duration(info: AudioInfo, max_seconds: float | None, name: str = "the 
     if max_seconds is not None and info.duration_ms > max_seconds * 1000:
         raise AudioTooLong(
             f"{name} is {info.duration_ms / 60000:.0f} minutes long; the limit is "
-            f"{max_seconds / 60:.0f} minutes (raise SOUNDFORGE_MAX_AUDIO_MINUTES to allow it)"
+            f"{max_seconds / 60:.0f} minutes"
         )
 
 

@@ -63,7 +63,10 @@ class _Reporter:
 def _failure(request_id: int, error: Exception) -> Failed:
     if isinstance(error, AudioError):
         retry_after = error.retry_after if isinstance(error, RateLimited) else None
-        return Failed(request_id, type(error).__name__, str(error), error.retryable, retry_after)
+        # The server knows the classes of soundforge.audio.errors; a library's own subclass
+        # travels as the nearest of them, so the server can still tell what kind it is.
+        known = next(c for c in type(error).__mro__ if c.__module__ == AudioError.__module__)
+        return Failed(request_id, known.__name__, str(error), error.retryable, retry_after)
     return Failed(
         request_id,
         InternalError.__name__,

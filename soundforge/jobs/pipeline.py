@@ -158,6 +158,14 @@ class _ProgressRelay:
                         )
 
 
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} hours"
+    if seconds >= 60:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"
+
+
 def _publish(context: PipelineContext, topic: str, event: Any) -> None:
     try:
         pubsub.broadcast(context.pubsub, topic, event)
@@ -165,15 +173,32 @@ def _publish(context: PipelineContext, topic: str, event: Any) -> None:
         log.exception("could not publish %r on %s", event, topic)
 
 
+class StageTimedOut(AudioError):
+    """A stage ran past its time limit; its program was killed. Retried like a crash."""
+
+    retryable = True
+
+
 class _Stage(Worker):
-    """What the three stages share: events, progress relay, and the failure policy."""
+    """What the three stages share: events, progress relay, and the failure policy.
+
+    A stage enforces its own time limit (``stage_timeout``), so that a timeout is a failure
+    it can report (the program killed, the track marked failed on the last attempt); the
+    queue's ``timeout`` is a safety net a minute longer.
+    """
 
     stage: ClassVar[Stage]
     pool: ClassVar[str]
     unique = _UNIQUE_PER_TRACK
     max_attempts = 5
+    stage_timeout: ClassVar[float]
     #: Status the track shows while this stage runs.
     status: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "stage_timeout" in cls.__dict__:
+            cls.timeout = cls.stage_timeout + 60.0
 
     async def perform(self, job: JobRecord) -> Any:
         context = pipeline_context()
@@ -193,9 +218,23 @@ class _Stage(Worker):
         # Owned by this coroutine: cancelled and awaited whichever way the work ends.
         saver = asyncio.create_task(relay.save_forever())
         try:
-            result = await self.run(context, job, track, args, relay)
+            async with asyncio.timeout(self.stage_timeout):
+                result = await self.run(context, job, track, args, relay)
+        except TimeoutError:
+            limit = _duration(self.stage_timeout)
+            error = StageTimedOut(
+                f"the {self.stage} stage took longer than {limit} and was stopped"
+            )
+            return await self._failed(context, job, track, error)
         except AudioError as error:
             return await self._failed(context, job, track, error)
+        except Exception as error:
+            # Anything else (the database, a bug) is retried by the queue; on the last attempt
+            # the track says so first, or it would show its stage forever.
+            if job.attempt >= job.max_attempts:
+                message = f"the {self.stage} stage failed: {error}"
+                await self._set_status(context, track, "failed", message)
+            raise
         finally:
             saver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -282,7 +321,7 @@ class Download(_Stage):
 
     name = "soundforge.download"
     queue = "download"
-    timeout = 30 * 60.0
+    stage_timeout = 30 * 60.0
     stage = Stage.DOWNLOAD
     pool = "downloader"
     status = "downloading"
@@ -358,7 +397,7 @@ class Separate(_Stage):
 
     name = "soundforge.separate"
     queue = "processing"
-    timeout = 4 * 60 * 60.0
+    stage_timeout = 4 * 60 * 60.0
     stage = Stage.SEPARATE
     pool = "separator"
     status = "separating"
@@ -404,7 +443,7 @@ class Analyze(_Stage):
 
     name = "soundforge.analyze"
     queue = "analysis"
-    timeout = 30 * 60.0
+    stage_timeout = 30 * 60.0
     stage = Stage.ANALYZE
     pool = "analyzer"
     status = "analysing"

@@ -9,6 +9,7 @@ it can subscribe to PubSub topics and receive events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -44,8 +45,12 @@ class Studio(msgspec.Struct):
         return self.settings.data_dir
 
 
-async def start_studio(database_url: str, data_dir: Path, **options: Any) -> tuple[Studio, Any]:
-    settings = Settings(data_dir=data_dir, database_url=database_url, node_name="studio-test")
+async def start_studio(
+    database_url: str, data_dir: Path, settings: dict[str, Any] | None = None, **options: Any
+) -> tuple[Studio, Any]:
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, node_name="studio-test", **(settings or {})
+    )
     root = Root.child_spec(RootOptions(settings, **options))
     app = Application(root, handle_signals=False, stop_timeout=20.0)
     running = asyncio.ensure_future(app.run())
@@ -61,16 +66,25 @@ async def start_studio(database_url: str, data_dir: Path, **options: Any) -> tup
     return studio, running
 
 
-@pytest.fixture
-async def studio(database_url: str) -> AsyncIterator[Studio]:
+@contextlib.asynccontextmanager
+async def running_studio(
+    database_url: str, settings: dict[str, Any] | None = None, **options: Any
+) -> AsyncIterator[Studio]:
+    """A studio with extra settings or root options, stopped and removed afterwards."""
     data_dir = Path(tempfile.mkdtemp(prefix="sf-studio-"))
-    started, running = await start_studio(database_url, data_dir)
+    started, running = await start_studio(database_url, data_dir, settings, **options)
     try:
         yield started
     finally:
         started.app.request_stop("test done")
         await asyncio.wait_for(running, 60)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def studio(database_url: str) -> AsyncIterator[Studio]:
+    async with running_studio(database_url) as started:
+        yield started
 
 
 def write_song(path: Path, seconds: float = 10.0, bpm: float = 120.0, seed: int = 0) -> Path:

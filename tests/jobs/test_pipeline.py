@@ -102,7 +102,9 @@ async def test_a_file_becomes_stems_and_an_analysis(studio: Studio, tmp_path: Pa
         for state in (StageState.STARTED, StageState.COMPLETED)
     ]
     for stage in ("separate", "analyze"):
-        fractions = [e.fraction for e in events if isinstance(e, StageProgress) and e.stage == stage]
+        fractions = [
+            e.fraction for e in events if isinstance(e, StageProgress) and e.stage == stage
+        ]
         assert fractions and fractions == sorted(fractions), (stage, fractions)
     statuses = [e.status for e in events if isinstance(e, TrackStatusChanged)]
     assert statuses[-1] == "ready" and "separating" in statuses and "analysing" in statuses
@@ -162,7 +164,9 @@ async def test_a_killed_separator_is_retried_and_leaves_no_orphan(
                 break
             await asyncio.sleep(0.1)
     assert "separator program failed" in job.errors[-1].message
-    assert not psutil.pid_exists(separator_pid) or psutil.Process(separator_pid).status() == "zombie"
+    assert (
+        not psutil.pid_exists(separator_pid) or psutil.Process(separator_pid).status() == "zombie"
+    )
     track = await tracks.get_track(pool, track_id)
     assert track.original_path is not None and track.status == "separating"
 

@@ -226,7 +226,10 @@ def test_duration_limit(media: MediaServer, tmp_path: Path) -> None:
     url = media.url("/three.wav")
     with pytest.raises(AudioTooLong) as caught:
         fetch_url(url, tmp_path, SourceSettings(max_seconds=1.0))
-    assert str(caught.value) == f"the download from {url} is 0:03 long; the limit is 0:01"
+    assert str(caught.value) == (
+        f"the download from {url} is 0:03 long; the limit is 0:01 "
+        "(set SOUNDFORGE_MAX_AUDIO_MINUTES to allow longer audio)"
+    )
     assert only_results(tmp_path) == []
 
 
