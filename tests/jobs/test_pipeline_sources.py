@@ -131,11 +131,8 @@ async def test_an_analysis_past_its_timeout_kills_the_program_and_keeps_the_stem
         assert row.status == "failed"
         job: JobRecord = await settled_job(studio, "soundforge.analyze")
         assert job.state == "discarded"
-        assert (
-            job.errors[-1].message
-            == row.error
-            == ("the analyze stage took longer than 0.05 seconds and was stopped")
-        )
+        assert row.error == "the analyze stage took longer than 0.05 seconds and was stopped"
+        assert job.errors[-1].message.endswith(row.error)
         assert {s.stem for s in await tracks.stems_of(pool, track_id)} == {
             "vocals",
             "drums",
