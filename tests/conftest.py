@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,6 +15,9 @@ from soundforge.runtime.process import Pid
 from tests.postgres import PgCluster, start_cluster
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One numba cache for every analyzer the suite starts (each studio has a fresh data dir, and
+# compiling librosa's kernels takes half a minute); a user's cache lives in <data>/cache.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "sf-test-numba-cache"))
 
 
 @pytest.fixture

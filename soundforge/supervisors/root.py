@@ -19,6 +19,7 @@ only) join as their issues land.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Final
 
 import msgspec
@@ -141,9 +142,8 @@ def program_environment(settings: Settings) -> dict[str, str | None]:
     """What the audio programs get in their environment besides the server's own.
 
     numba compiles librosa's kernels once and caches them on disk; a writable cache under the
-    data directory means a new analyzer does not pay the compile again.
+    data directory means a new analyzer does not pay the compile again. An operator's own
+    ``NUMBA_CACHE_DIR`` wins (the test suite shares one across its throwaway data dirs).
     """
-    return {
-        "SOUNDFORGE_DATA_DIR": str(settings.data_dir),
-        "NUMBA_CACHE_DIR": str(settings.data_dir / "cache" / "numba"),
-    }
+    numba_cache = os.environ.get("NUMBA_CACHE_DIR") or str(settings.data_dir / "cache" / "numba")
+    return {"SOUNDFORGE_DATA_DIR": str(settings.data_dir), "NUMBA_CACHE_DIR": numba_cache}
