@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 
 import msgspec
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from soundforge.actors import port_pool, repo
@@ -59,6 +66,13 @@ async def _in_tree(spec: ChildSpec, body: Callable[[], Awaitable[T]]) -> T:
         await running
 
 
+def _bar(bars: Progress, task: TaskID) -> Callable[[float, str], None]:
+    def update(fraction: float, stage: str) -> None:
+        bars.update(task, completed=fraction, stage=stage)
+
+    return update
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -96,7 +110,7 @@ def run_separate(settings: Settings, files: list[str], out: Path, options: dict[
                         port_pool.pool_name("separator"),
                         "separate",
                         request,
-                        progress=lambda f, s, t=task: bars.update(t, completed=f, stage=s),
+                        progress=_bar(bars, task),
                     )
                 except AudioError as error:
                     failures += 1
@@ -134,7 +148,7 @@ def run_analyze(
                         port_pool.pool_name("analyzer"),
                         "analyze",
                         request,
-                        progress=lambda f, s, t=task: bars.update(t, completed=f, stage=s),
+                        progress=_bar(bars, task),
                     )
                 except AudioError as error:
                     failures += 1

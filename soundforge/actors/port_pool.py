@@ -360,8 +360,11 @@ def as_error(failed: Failed) -> Exception:
     cls = getattr(audio_errors, failed.error, None)
     if cls is audio_errors.RateLimited:
         return audio_errors.RateLimited(failed.message, failed.retry_after)
-    known = isinstance(cls, type) and issubclass(cls, audio_errors.AudioError)
-    if known and cls.retryable == failed.retryable:
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, audio_errors.AudioError)
+        and cls.retryable == failed.retryable
+    ):
         return cls(failed.message)
     return audio_errors.ReportedError(failed.message, retryable=failed.retryable)
 

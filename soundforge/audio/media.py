@@ -30,7 +30,7 @@ from typing import Final, Literal
 import msgspec
 import numpy as np
 import numpy.typing as npt
-import soundfile as sf
+import soundfile as sf  # type: ignore[import-untyped]
 
 from soundforge.audio.errors import AudioTooLong, DiskFull, UnreadableAudio
 
@@ -170,7 +170,8 @@ def read_audio(
 
 
 def _resample(audio: Audio, rate: int, target: int) -> Audio:
-    import soxr  # librosa's resampler; imported here to keep this module light
+    # librosa's resampler; imported here to keep this module light
+    import soxr  # type: ignore[import-untyped]
 
     out = soxr.resample(audio.T, rate, target, quality="HQ")
     return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(-1, audio.shape[0]).T)

@@ -145,7 +145,7 @@ def run(
     cold: bool = True,
 ) -> dict[str, Any]:
     """Measure everything; see the module docstring for the figures."""
-    import soundfile as sf
+    import soundfile as sf  # type: ignore[import-untyped]
 
     from soundforge.audio.analysis import warm_up
     from soundforge.audio.analysis._pipeline import analyze_timed

@@ -27,7 +27,7 @@ from typing import Final, Literal
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
+from scipy import signal  # type: ignore[import-untyped]
 
 from soundforge.audio.analysis.keys import key_name
 

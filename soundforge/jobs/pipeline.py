@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import msgspec
 
 from soundforge.actors import port_pool, repo
@@ -222,10 +222,10 @@ class _Stage(Worker):
                 result = await self.run(context, job, track, args, relay)
         except TimeoutError:
             limit = _duration(self.stage_timeout)
-            error = StageTimedOut(
+            timed_out = StageTimedOut(
                 f"the {self.stage} stage took longer than {limit} and was stopped"
             )
-            return await self._failed(context, job, track, error)
+            return await self._failed(context, job, track, timed_out)
         except AudioError as error:
             return await self._failed(context, job, track, error)
         except Exception as error:

@@ -15,7 +15,7 @@ from typing import Final
 import librosa
 import numpy as np
 import numpy.typing as npt
-import soxr
+import soxr  # type: ignore[import-untyped]
 
 __all__ = ["HOP", "N_FFT", "SR", "Front", "front_end", "mono_mix"]
 

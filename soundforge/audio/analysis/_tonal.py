@@ -29,8 +29,8 @@ from typing import Final
 import librosa
 import numpy as np
 import numpy.typing as npt
-import scipy.ndimage
-import soxr
+import scipy.ndimage  # type: ignore[import-untyped]
+import soxr  # type: ignore[import-untyped]
 
 from soundforge.audio.analysis._signal import SR
 
