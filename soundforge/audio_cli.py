@@ -37,7 +37,7 @@ from soundforge.runtime.application import Application
 from soundforge.runtime.child_spec import ChildSpec
 from soundforge.runtime.process import receive
 
-__all__ = ["run_analyze", "run_import", "run_separate", "run_users_create"]
+__all__ = ["run_analyze", "run_export", "run_import", "run_separate", "run_users_create"]
 
 T = TypeVar("T")
 _ERR = Console(stderr=True)
@@ -280,6 +280,43 @@ async def _wait_for(track_ids: list[str], context: Any) -> int:
                 case _:
                     pass
     return failures
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+def run_export(
+    settings: Settings,
+    track_id: str,
+    out: Path,
+    *,
+    stem: str | None,
+    model: str | None,
+    analysis: bool,
+) -> int:
+    from soundforge.music import exports
+    from soundforge.supervisors import Root, RootOptions
+    from soundforge.supervisors.root import NAMES
+
+    spec = Root.child_spec(RootOptions(settings, queues={}, ports={}))
+    target = Path(os.path.abspath(out))
+
+    async def work() -> int:
+        async with repo.connection(NAMES.repo) as conn:
+            if analysis:
+                path = await exports.export_analysis(conn, settings.data_dir, track_id, target)
+            elif stem is not None:
+                path = await exports.export_stem(
+                    conn, settings.data_dir, track_id, stem, target, model=model
+                )
+            else:
+                path = await exports.export_stems(
+                    conn, settings.data_dir, track_id, target, model=model
+                )
+        print(path)
+        return 0
+
+    return _run(_in_tree(spec, work))
 
 
 # -- users -------------------------------------------------------------------------------

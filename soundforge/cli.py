@@ -7,6 +7,7 @@
     soundforge import SOURCE... [--wait]      queue Spotify/YouTube/any URLs or files
     soundforge separate FILE... [-o DIR]      split files into stems (no server needed)
     soundforge analyze FILE... [--json]       tempo, key, loudness, structure (no server)
+    soundforge export TRACK_ID [--stem S]     stems as "Artist - Title (stem).wav" or a zip
     soundforge users create EMAIL [--admin]   make an account (password on stdin/prompt)
     soundforge bench runtime|queue|analysis|separation   measure (one JSON object)
     soundforge version
@@ -149,6 +150,14 @@ def _audio_commands(commands: Any) -> None:
     ana.add_argument("--json", action="store_true", help="print the analysis documents")
     ana.set_defaults(handler=_analyze)
 
+    exp = commands.add_parser("export", help="a track's stems as a zip, one stem, or analysis")
+    exp.add_argument("track", metavar="TRACK_ID")
+    exp.add_argument("-o", "--out", default=".", help="folder to write into (default: here)")
+    exp.add_argument("--stem", help="only this stem (vocals, drums, bass, other...)")
+    exp.add_argument("-n", "--model", help="which separation (default: the newest)")
+    exp.add_argument("--analysis", action="store_true", help="the analysis document (JSON)")
+    exp.set_defaults(handler=_export)
+
     users = commands.add_parser("users", help="accounts")
     users_commands = users.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     users_commands.required = True
@@ -190,6 +199,21 @@ def _analyze(args: argparse.Namespace) -> int:
     from soundforge.audio_cli import run_analyze
 
     return run_analyze(_settings(), args.files, args.json, {})
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from soundforge.audio_cli import run_export
+
+    return run_export(
+        _settings(),
+        args.track,
+        Path(args.out),
+        stem=args.stem,
+        model=args.model,
+        analysis=args.analysis,
+    )
 
 
 def _users_create(args: argparse.Namespace) -> int:

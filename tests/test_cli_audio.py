@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,17 @@ def test_import_wait_runs_the_whole_pipeline(data_dir: Path, tmp_path: Path) -> 
     again = run("import", str(song), data=data_dir)
     assert again.returncode == 0 and again.stdout == ""
     assert "already in the library" in again.stderr
+
+    out = tmp_path / "exports"
+    zipped = run("export", track_id, "-o", str(out), data=data_dir)
+    assert zipped.returncode == 0, zipped.stderr
+    with zipfile.ZipFile(zipped.stdout.strip()) as archive:
+        assert sorted(archive.namelist()) == [
+            f"Night Drive ({stem}).wav" for stem in ("bass", "drums", "other", "vocals")
+        ]
+    vocals = run("export", track_id, "--stem", "vocals", "-o", str(out), data=data_dir)
+    assert Path(vocals.stdout.strip()) == out / "Night Drive (vocals).wav"
+    document = run("export", track_id, "--analysis", "-o", str(out), data=data_dir)
+    assert json.loads(Path(document.stdout.strip()).read_text())["duration_ms"] == 6000
+    missing = run("export", track_id, "--stem", "guitar", "-o", str(out), data=data_dir)
+    assert missing.returncode == 66 and "has no guitar stem" in missing.stderr

@@ -102,7 +102,7 @@ async def test_a_killed_caller_process_kills_the_program(shell: Pid) -> None:
 
     pid = spawn(caller)
     async with asyncio.timeout(5):
-        while (await port_pool.status(pool)).busy == 0:
+        while (await port_pool.status(pool)).busy == 0:  # noqa: ASYNC110 - polls another actor
             await asyncio.sleep(0.01)
     exit(pid, KILL)
     await eventually(lambda: not alive(os_pid), timeout=5, what="the program was killed")
