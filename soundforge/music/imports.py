@@ -61,12 +61,16 @@ def source_settings(settings: Settings) -> dict[str, Any]:
 
 
 async def import_source(
-    context: PipelineContext, user_id: str, text: str, *, allow_paths: bool = False
+    context: PipelineContext, user_id: str, text: str | Source, *, allow_paths: bool = False
 ) -> ImportOutcome:
-    """Queue every track ``text`` names for ``user_id``; raises the input's AudioError."""
+    """Queue every track ``text`` names for ``user_id``; raises the input's AudioError.
+
+    ``text`` is what a user typed (a URL; a path only with ``allow_paths``), or a source
+    already built, such as the web layer's ``Upload(path, filename)`` for a received file.
+    """
     from soundforge.jobs.pipeline import Download  # the pipeline imports this module
 
-    source = classify(text, allow_paths=allow_paths)
+    source = classify(text, allow_paths=allow_paths) if isinstance(text, str) else text
     found = await port_pool.run(
         port_pool.pool_name("downloader"),
         "resolve",
@@ -90,7 +94,8 @@ async def import_source(
             request = msgspec.to_builtins(FetchRequest.of(item))
             await insert(conn, Download, {"track_id": track_id, "request": request})
             created.append(track_id)
-    return ImportOutcome(text, created, duplicates)
+    shown = text if isinstance(text, str) else getattr(text, "filename", str(text))
+    return ImportOutcome(shown, created, duplicates)
 
 
 async def _file_hash(source: Source) -> str | None:

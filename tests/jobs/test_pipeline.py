@@ -182,3 +182,23 @@ async def test_short_noise_still_gets_a_valid_analysis(studio: Studio, tmp_path:
     await follow(studio, track_id)
     track = await tracks.get_track(repo.pool(NAMES.repo), track_id)
     assert track.status == "ready", track.error
+
+
+async def test_an_upload_is_imported_under_its_own_name(studio: Studio, tmp_path: Path) -> None:
+    from soundforge.audio.sources import Upload
+
+    received = write_song(tmp_path / "upload-3f9a.tmp", seconds=4.0)
+    outcome = await import_source(
+        studio.context, studio.user_id, Upload(str(received), "My Demo.wav")
+    )
+    (track_id,) = outcome.created
+    pubsub.subscribe(studio.context.pubsub, track_topic(track_id))
+    await follow(studio, track_id)
+    track = await tracks.get_track(repo.pool(NAMES.repo), track_id)
+    assert track.status == "ready", track.error
+    assert (track.source_kind, track.source_name, track.title) == (
+        "upload",
+        "My Demo.wav",
+        "My Demo",
+    )
+    assert received.exists(), "the received file is the web layer's to delete"
