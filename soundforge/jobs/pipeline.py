@@ -20,6 +20,7 @@ stems, a failed separation leaves the downloaded original.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -241,6 +242,7 @@ class _Stage(Worker):
                 await saver
         return result
 
+    @abc.abstractmethod
     async def run(
         self,
         context: PipelineContext,
@@ -249,7 +251,7 @@ class _Stage(Worker):
         args: Any,
         progress: Callable[[float, str], None],
     ) -> Any:
-        raise NotImplementedError
+        """Do the stage's work in its port and commit it (see :meth:`commit`)."""
 
     async def _failed(
         self, context: PipelineContext, job: JobRecord, track: tracks.Track, error: AudioError
