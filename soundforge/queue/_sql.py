@@ -133,6 +133,11 @@ WITH completed AS (
         cancelled_at = CASE WHEN f.state = 'cancelled' THEN now() ELSE jobs.cancelled_at END,
         attempt = CASE WHEN f.state IN ('scheduled', 'available') THEN jobs.attempt - 1
                        ELSE jobs.attempt END,
+        -- A claim given back never ran: a job that had not run before has not run now.
+        attempted_at = CASE WHEN f.state = 'available' AND jobs.attempt = 1 THEN NULL
+                            ELSE jobs.attempted_at END,
+        attempted_by = CASE WHEN f.state = 'available' AND jobs.attempt = 1 THEN NULL
+                            ELSE jobs.attempted_by END,
         meta = CASE WHEN f.state = 'scheduled'
                     THEN jsonb_set(jobs.meta, '{snoozed}',
                                    to_jsonb(COALESCE((jobs.meta->>'snoozed')::int, 0) + 1))

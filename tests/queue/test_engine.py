@@ -188,6 +188,8 @@ async def test_acknowledgements_are_guarded_by_the_attempt(pool: Any) -> None:
         jobs[1].id: (JobState.EXECUTING, 1),
         jobs[2].id: (JobState.AVAILABLE, 0),  # released: the attempt is not used up
     }
+    released = await get_job(pool, jobs[2].id)
+    assert released is not None and (released.attempted_at, released.attempted_by) == (None, None)
 
 
 @pytest.mark.parametrize("released", [False, True], ids=["completions", "mixed"])
