@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -54,7 +55,7 @@ from soundforge.runtime.gen_server import (
 from soundforge.runtime.gen_server import (
     Reply as CallReply,
 )
-from soundforge.runtime.port import Port, PortData, PortExit, PortOptions, command
+from soundforge.runtime.port import Port, PortData, PortExit, PortExited, PortOptions, command
 from soundforge.runtime.process import Down, From, Pid, Ref, demonitor, exit, monitor, self_pid
 from soundforge.runtime.results import Ok
 
@@ -307,7 +308,12 @@ def _kill(slot: _Slot, why: str) -> None:
 
 def _on_port_down(slot: _Slot, reason: Any, program: str) -> None:
     if slot.from_ is not None:
-        slot.from_.reply(_port_failed(program, f"it stopped mid-request ({reason})"))
+        why = f"it stopped mid-request ({reason})"
+        if isinstance(reason, PortExited) and reason.status == 128 + signal.SIGKILL:
+            # The kernel's OOM killer sends SIGKILL; the pool's own kills never reach here
+            # with a caller still waiting.
+            why = "it was killed mid-request (SIGKILL); the machine may have run out of memory"
+        slot.from_.reply(_port_failed(program, why))
     _release(slot)
 
 

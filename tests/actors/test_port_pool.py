@@ -126,3 +126,20 @@ async def test_two_programs_run_in_parallel_when_size_allows(shell: Pid) -> None
     )
     assert pids == [2, 2]
     assert len((await port_pool.status(pool)).os_pids) == 2
+
+
+async def test_a_program_killed_by_sigkill_mid_request_is_named_as_such(shell: Pid) -> None:
+    pool = await start_pool()
+    os_pid = await port_pool.run(pool, "pid")
+
+    async def kill_when_busy() -> None:
+        while (await port_pool.status(pool)).busy == 0:  # noqa: ASYNC110 - polls another actor
+            await asyncio.sleep(0.01)
+        psutil.Process(os_pid).kill()
+
+    killer = asyncio.ensure_future(kill_when_busy())
+    with pytest.raises(
+        PortFailed, match=r"killed mid-request \(SIGKILL\); the machine may have run"
+    ):
+        await port_pool.run(pool, "hang")
+    await killer
