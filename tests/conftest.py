@@ -80,3 +80,28 @@ async def database_url(pg_cluster: PgCluster) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def migrated_url(database_url: str) -> str:
+    """A fresh database with every migration of ``db/migrations`` applied."""
+    import asyncpg
+
+    from soundforge.storage.migrations import migrate
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return database_url
+
+
+@pytest.fixture
+async def db_pool(migrated_url: str) -> AsyncIterator[object]:
+    """An asyncpg pool on a fully migrated fresh database."""
+    import asyncpg
+
+    pool = await asyncpg.create_pool(migrated_url, min_size=0, max_size=5)
+    yield pool
+    await pool.close()
