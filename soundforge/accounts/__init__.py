@@ -1,23 +1,106 @@
-"""The accounts context: users, their passwords (argon2id) and roles."""
+"""The accounts context: users and their passwords (argon2id), roles and suspension, browser
+sessions, API tokens, per-user preferences and the audit log.
 
+Every function takes an asyncpg connection or pool and returns msgspec structs; errors are
+:class:`~soundforge.errors.SoundForgeError` subclasses whose ``status`` is the HTTP status
+to answer with (LoginFailed 401, AccountSuspended 403, WrongPassword 403, NoUser 404,
+LastAdmin and TokenNameTaken 409, InvalidAccount and InvalidPreference 422).
+"""
+
+from soundforge.accounts.audit import ACTIONS, Action, AuditEntry, list_entries, record
+from soundforge.accounts.preferences import (
+    DEFAULT_SETTINGS,
+    InvalidPreference,
+    UserSettings,
+    analysis_options,
+    get_preferences,
+    separation_options,
+    update_preferences,
+)
+from soundforge.accounts.sessions import (
+    SESSION_TTL,
+    create_session,
+    end_all_sessions,
+    end_session,
+    prune_expired,
+    session_user,
+)
+from soundforge.accounts.tokens import (
+    ApiToken,
+    TokenNameTaken,
+    create_token,
+    list_tokens,
+    revoke_token,
+    token_user,
+)
 from soundforge.accounts.users import (
+    AccountSuspended,
     InvalidAccount,
+    LastAdmin,
+    LoginFailed,
     NoUser,
     User,
+    UserRow,
+    WrongPassword,
+    authenticate,
+    change_password,
+    count_users,
     create_user,
     default_owner,
+    get_user,
     get_user_by_email,
     hash_password,
+    list_users,
+    require_active,
+    set_role,
+    set_status,
     verify_password,
 )
 
 __all__ = [
+    "ACTIONS",
+    "DEFAULT_SETTINGS",
+    "SESSION_TTL",
+    "AccountSuspended",
+    "Action",
+    "ApiToken",
+    "AuditEntry",
     "InvalidAccount",
+    "InvalidPreference",
+    "LastAdmin",
+    "LoginFailed",
     "NoUser",
+    "TokenNameTaken",
     "User",
+    "UserRow",
+    "UserSettings",
+    "WrongPassword",
+    "analysis_options",
+    "authenticate",
+    "change_password",
+    "count_users",
+    "create_session",
+    "create_token",
     "create_user",
     "default_owner",
+    "end_all_sessions",
+    "end_session",
+    "get_preferences",
+    "get_user",
     "get_user_by_email",
     "hash_password",
+    "list_entries",
+    "list_tokens",
+    "list_users",
+    "prune_expired",
+    "record",
+    "require_active",
+    "revoke_token",
+    "separation_options",
+    "session_user",
+    "set_role",
+    "set_status",
+    "token_user",
+    "update_preferences",
     "verify_password",
 ]
