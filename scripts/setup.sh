@@ -10,7 +10,8 @@ extras="${1:-}"
 # System packages the product and its tests use, installed only when missing: a Python that
 # can make virtual environments, and PostgreSQL's server binaries (the embedded database and
 # the test clusters), and ffmpeg (decoding formats libsndfile cannot read; yt-dlp's
-# post-processing). The list grows with Chromium as the issues that use it land.
+# post-processing); for the tests also Chromium (the browser tests drive Debian's chromium
+# through Playwright; `playwright install` is never run).
 system_packages=()
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   system_packages+=(python3-venv)
@@ -20,6 +21,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 if ! command -v ffmpeg >/dev/null 2>&1; then
   system_packages+=(ffmpeg)
+fi
+if [[ ",$extras," == *",test,"* ]] && ! command -v chromium >/dev/null 2>&1; then
+  system_packages+=(chromium)
 fi
 if [ "${#system_packages[@]}" -gt 0 ]; then
   sudo=""

@@ -23,6 +23,14 @@ variable                    meaning
 ``SOUNDFORGE_MEDIA_SEARCH`` where Spotify tracks' audio is searched for (default
                             ``ytsearch5:{query}``; any yt-dlp search prefix or URL template)
 ``SOUNDFORGE_MAX_AUDIO_``   ``MINUTES``: the longest audio an import accepts (default 240)
+``SOUNDFORGE_HOST``         the web endpoint's address (default ``127.0.0.1``)
+``SOUNDFORGE_PORT``         the web endpoint's port (default ``4000``; ``0`` picks a free one)
+``SOUNDFORGE_MAX_UPLOAD_``  ``MB``: the largest file an upload accepts (default 2048)
+``SOUNDFORGE_ALLOW_``       ``PRIVATE_URLS``: ``1`` lets users import from loopback and private
+                            addresses (off by default: a pasted URL must not reach the
+                            server's own network)
+``SOUNDFORGE_SECURE_``      ``COOKIES``: ``1`` marks session cookies Secure (set it behind
+                            an HTTPS proxy; plain-HTTP requests then cannot log in)
 ==========================  =========================================================
 
 An empty variable counts as unset. Invalid values raise a :class:`ConfigError` whose message
@@ -58,6 +66,11 @@ DATA_DIR_VAR: Final = "SOUNDFORGE_DATA_DIR"
 DATABASE_URL_VAR: Final = "SOUNDFORGE_DATABASE_URL"
 NODE_NAME_VAR: Final = "SOUNDFORGE_NODE_NAME"
 MAX_AUDIO_MINUTES_VAR: Final = "SOUNDFORGE_MAX_AUDIO_MINUTES"
+HOST_VAR: Final = "SOUNDFORGE_HOST"
+PORT_VAR: Final = "SOUNDFORGE_PORT"
+MAX_UPLOAD_VAR: Final = "SOUNDFORGE_MAX_UPLOAD_MB"
+ALLOW_PRIVATE_URLS_VAR: Final = "SOUNDFORGE_ALLOW_PRIVATE_URLS"
+SECURE_COOKIES_VAR: Final = "SOUNDFORGE_SECURE_COOKIES"
 SPOTIFY_VARS: Final = {
     "spotify_client_id": "SOUNDFORGE_SPOTIFY_CLIENT_ID",
     "spotify_client_secret": "SOUNDFORGE_SPOTIFY_CLIENT_SECRET",
@@ -119,6 +132,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Where a Spotify track's audio is searched for (a yt-dlp search prefix or URL template).
     media_search: str | None = None
     max_audio_minutes: float = 240.0
+    #: The web endpoint's address and port (``serve --host/--port`` override them).
+    host: str = "127.0.0.1"
+    port: int = 4000
+    max_upload_mb: int = 2048
+    #: Whether a pasted URL may point at loopback, private or link-local addresses.
+    allow_private_urls: bool = False
+    secure_cookies: bool = False
 
     @property
     def embedded_database(self) -> bool:
@@ -143,8 +163,32 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=url,
         node_name=node_name,
         max_audio_minutes=_max_minutes(env.get(MAX_AUDIO_MINUTES_VAR) or None),
+        host=env.get(HOST_VAR) or "127.0.0.1",
+        port=_integer(PORT_VAR, env.get(PORT_VAR) or None, 4000, 0, 65535),
+        max_upload_mb=_integer(MAX_UPLOAD_VAR, env.get(MAX_UPLOAD_VAR) or None, 2048, 1, 1 << 20),
+        allow_private_urls=_flag(ALLOW_PRIVATE_URLS_VAR, env.get(ALLOW_PRIVATE_URLS_VAR) or None),
+        secure_cookies=_flag(SECURE_COOKIES_VAR, env.get(SECURE_COOKIES_VAR) or None),
         **spotify,
     )
+
+
+def _integer(var: str, raw: str | None, default: int, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{var} must be a whole number from {low} to {high}, not {raw!r}.")
+    return int(raw)
+
+
+def _flag(var: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{var} must be 1 or 0 (true or false), not {raw!r}.")
 
 
 def _max_minutes(raw: str | None) -> float:

@@ -147,6 +147,11 @@ def test_settings_encode_as_config_values(tmp_path: Path) -> None:
         "spotify_token_url": None,
         "media_search": None,
         "max_audio_minutes": 240.0,
+        "host": "127.0.0.1",
+        "port": 4000,
+        "max_upload_mb": 2048,
+        "allow_private_urls": False,
+        "secure_cookies": False,
     }
 
 
@@ -161,3 +166,20 @@ def test_spotify_credentials_come_from_the_environment(tmp_path: Path) -> None:
     env = {"SOUNDFORGE_DATA_DIR": str(tmp_path), "SOUNDFORGE_SPOTIFY_CLIENT_ID": "abc"}
     settings = load_settings(env)
     assert (settings.spotify_client_id, settings.spotify_client_secret) == ("abc", None)
+
+
+def test_web_settings_are_read_and_checked(tmp_path: Path) -> None:
+    env = {
+        "SOUNDFORGE_DATA_DIR": str(tmp_path),
+        "SOUNDFORGE_HOST": "0.0.0.0",
+        "SOUNDFORGE_PORT": "8080",
+        "SOUNDFORGE_MAX_UPLOAD_MB": "10",
+        "SOUNDFORGE_ALLOW_PRIVATE_URLS": "yes",
+    }
+    settings = load_settings(env)
+    assert (settings.host, settings.port, settings.max_upload_mb) == ("0.0.0.0", 8080, 10)
+    assert settings.allow_private_urls and not settings.secure_cookies
+    with pytest.raises(ConfigError, match="SOUNDFORGE_PORT must be a whole number"):
+        load_settings({**env, "SOUNDFORGE_PORT": "http"})
+    with pytest.raises(ConfigError, match="must be 1 or 0"):
+        load_settings({**env, "SOUNDFORGE_SECURE_COOKIES": "maybe"})
