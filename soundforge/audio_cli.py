@@ -339,6 +339,37 @@ def run_users_create(settings: Settings, email: str, admin: bool) -> int:
     return _run(_in_tree(spec, work))
 
 
+def run_tokens_create(settings: Settings, email: str, name: str) -> int:
+    """Print a new API token for ``email`` on stdout (only the token: scripts capture it)."""
+    from soundforge.accounts import audit, create_token, get_user_by_email
+    from soundforge.supervisors import Root, RootOptions
+    from soundforge.supervisors.root import NAMES
+
+    spec = Root.child_spec(RootOptions(settings, queues={}, ports={}))
+
+    async def work() -> int:
+        async with repo.transaction(NAMES.repo) as conn:
+            user = await get_user_by_email(conn, email)
+            token, secret = await create_token(conn, user.id, name)
+            await audit.record(
+                conn,
+                audit.Action.TOKEN_CREATED,
+                actor_id=user.id,
+                target_type="token",
+                target_id=token.id,
+                details={"name": name, "via": "cli"},
+            )
+        print(
+            f"created API token {token.name!r} ({token.prefix}...) for {user.email}; "
+            "it is shown only once",
+            file=sys.stderr,
+        )
+        print(secret)
+        return 0
+
+    return _run(_in_tree(spec, work))
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")

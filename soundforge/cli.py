@@ -9,7 +9,8 @@
     soundforge analyze FILE... [--json]       tempo, key, loudness, structure (no server)
     soundforge export TRACK_ID [--stem S]     stems as "Artist - Title (stem).wav" or a zip
     soundforge users create EMAIL [--admin]   make an account (password on stdin/prompt)
-    soundforge bench runtime|queue|analysis|separation   measure (one JSON object)
+    soundforge tokens create EMAIL [--name N] print a new API token for an account
+    soundforge bench runtime|queue|analysis|separation|web   measure (one JSON object)
     soundforge version
 
 This is the only module that configures logging. Errors reaching the user are one sentence
@@ -74,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
         default=30.0,
         help="seconds the tree may take to stop before what is left is killed (default: 30)",
     )
+    serve.add_argument(
+        "--host", default=None, help="address to listen on (default: SOUNDFORGE_HOST or 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to listen on (default: SOUNDFORGE_PORT or 4000; 0 picks a free one)",
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser(
@@ -105,14 +115,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "name",
         metavar="BENCHMARK",
-        choices=["runtime", "queue", "analysis", "separation"],
-        help="runtime|queue|analysis|separation",
+        choices=["runtime", "queue", "analysis", "separation", "web"],
+        help="runtime|queue|analysis|separation|web",
     )
     bench.add_argument("--quick", action="store_true", help="a tenth of the iterations")
     bench.add_argument(
         "--asyncio", action="store_true", help="runtime: the stdlib event loop, not uvloop"
     )
-    bench.add_argument("--dsn", help="queue: a PostgreSQL URL (default: a throwaway cluster)")
+    bench.add_argument("--dsn", help="queue, web: a PostgreSQL URL (default: a throwaway cluster)")
     bench.set_defaults(handler=_bench)
 
     version = commands.add_parser("version", help="print the version")
@@ -165,6 +175,27 @@ def _audio_commands(commands: Any) -> None:
     create.add_argument("email", metavar="EMAIL")
     create.add_argument("--admin", action="store_true", help="make it an administrator")
     create.set_defaults(handler=_users_create)
+
+    tokens = commands.add_parser("tokens", help="API tokens")
+    tokens_commands = tokens.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    tokens_commands.required = True
+    token_create = tokens_commands.add_parser(
+        "create", help="print a new API token for an account (shown once)"
+    )
+    token_create.add_argument("email")
+    token_create.add_argument(
+        "--name", default=None, help="a name to recognise it by (default: cli-<date>-<time>)"
+    )
+    token_create.set_defaults(handler=_tokens_create)
+
+
+def _tokens_create(args: argparse.Namespace) -> int:
+    import datetime
+
+    from soundforge.audio_cli import run_tokens_create
+
+    name = args.name or datetime.datetime.now().strftime("cli-%Y-%m-%d-%H%M%S")
+    return run_tokens_create(_settings(), args.email, name)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -268,7 +299,11 @@ def _start_failed(app: Application) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from soundforge.supervisors import RootOptions
 
-    return _run_node(RootOptions(_settings()), args.stop_timeout)
+    settings = _settings()
+    changes = {key: value for key in ("host", "port") if (value := getattr(args, key)) is not None}
+    if changes:
+        settings = msgspec.structs.replace(settings, **changes)
+    return _run_node(RootOptions(settings, web=True), args.stop_timeout)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -374,6 +409,11 @@ def _bench(args: argparse.Namespace) -> int:
 
         module = importlib.import_module(f"soundforge.bench.{args.name}")
         return int(module.main(["--quick"] if args.quick else []))
+    if args.name == "web":
+        from soundforge.bench import web as web_bench
+
+        web_argv = ["--quick"] if args.quick else []
+        return web_bench.main([*web_argv, *(["--dsn", args.dsn] if args.dsn else [])])
     if args.name == "queue":
         from soundforge.bench import queue
 

@@ -79,6 +79,12 @@ def test_import_wait_runs_the_whole_pipeline(data_dir: Path, tmp_path: Path) -> 
     made = run("users", "create", "dj@example.com", data=data_dir, stdin="a long password\n")
     assert made.returncode == 0, made.stderr
     assert "created admin dj@example.com" in made.stdout
+    token = run("tokens", "create", "dj@example.com", "--name", "laptop", data=data_dir)
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.startswith("sf_") and len(token.stdout.split()) == 1
+    assert "'laptop'" in token.stderr and "shown only once" in token.stderr
+    stranger = run("tokens", "create", "nobody@example.com", data=data_dir)
+    assert stranger.returncode == 67 and "no account for nobody@example.com" in stranger.stderr
     done = run("import", str(song), "--wait", data=data_dir)
     assert done.returncode == 0, done.stderr
     (track_id,) = done.stdout.split()

@@ -10,11 +10,12 @@
     ├── PortSupervisor   DynamicSupervisor of port actors (separator, analyzer, downloader)
     ├── downloader, separator, analyzer pools   warm audio programs, one pool per queue the
     │                    node works on (download, processing, analysis), sized by its limit
-    └── Queues           notifier, lifeline, one producer per queue, pruner, cron
+    ├── Queues           notifier, lifeline, one producer per queue, pruner, cron
+    └── Endpoint         Quart on Hypercorn: pages, JSON API, WebSockets (server nodes)
 
 Children start in this order, each after the ones it depends on. A ``worker`` node runs the
-same tree with only the queues it was given; the studio and the web endpoint (server nodes
-only) join as their issues land.
+same tree with only the queues it was given and no endpoint; the studio joins as its issue
+lands.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class RootOptions(msgspec.Struct, frozen=True):
     #: Audio program pools (program → size); default: one per pipeline queue, sized by its
     #: limit. A CLI import without ``--wait`` runs a downloader (to resolve links) and no queue.
     ports: dict[str, int] | None = None
+    #: Serve the web endpoint (``soundforge serve``); worker nodes and CLI trees do not.
+    web: bool = False
 
 
 def _repo_dsn() -> str:
@@ -133,9 +136,19 @@ class Root(Supervisor):
                 DynamicSupervisor.child_spec({"name": NAMES.ports}, id="PortSupervisor"),
                 *pools,
                 Queues.child_spec(queues, _repo_pool),
+                *([_endpoint_spec(settings)] if options.web else []),
             ],
             strategy=Strategy.ONE_FOR_ONE,
         )
+
+
+def _endpoint_spec(settings: Settings) -> Any:
+    from soundforge.web import Endpoint, EndpointOptions  # Quart only where it is served
+
+    options = EndpointOptions(
+        settings, NAMES.repo, NAMES.pubsub, host=settings.host, port=settings.port
+    )
+    return Endpoint.child_spec(options)
 
 
 def program_environment(settings: Settings) -> dict[str, str | None]:

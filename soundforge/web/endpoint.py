@@ -1,0 +1,204 @@
+"""The Endpoint: Phoenix's endpoint, the actor that serves the Quart app with Hypercorn.
+
+It runs in the node's own event loop under the root supervisor. ``init`` binds the listening
+socket itself, so a taken port fails the start with one sentence instead of a traceback
+later, and port 0 picks a free port (tests, benchmarks); :func:`url` tells the bound
+address. Hypercorn then serves in a task the actor owns: if that task ends unexpectedly the
+actor stops with its reason and the supervisor restarts it.
+
+Each HTTP request and each WebSocket connection runs as a process of its own (kind ``http``
+or ``websocket``), like a Cowboy connection process: a handler can subscribe to PubSub,
+receive, and call actors that monitor their callers (a port pool kills the program of a
+request whose client went away, and only that one).
+
+On shutdown the endpoint first tells WebSocket handlers to close (1001, "going away") and
+then trips Hypercorn's shutdown, which waits up to ``graceful`` seconds for requests in
+flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Final
+
+import msgspec
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import wrap_app
+
+from soundforge.errors import SoundForgeError
+from soundforge.runtime import pubsub
+from soundforge.runtime.child_spec import ChildSpec
+from soundforge.runtime.gen_server import GenServer, Init, NoReply, Stop, call
+from soundforge.runtime.gen_server import Reply as CallReply
+from soundforge.runtime.process import current_node, current_process, self_pid, send
+from soundforge.web.app import create_app
+from soundforge.web.context import WebContext, load_secret
+from soundforge.web.live import STOP_TOPIC, Stopping
+
+__all__ = ["DEFAULT_NAME", "Endpoint", "EndpointOptions", "PortInUse", "url"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAME: Final = "soundforge.endpoint"
+
+
+class PortInUse(SoundForgeError):
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class EndpointOptions(msgspec.Struct, frozen=True):
+    settings: Any  # soundforge.config.Settings
+    repo: str
+    pubsub: str
+    host: str = "127.0.0.1"
+    port: int = 4000
+    #: Seconds Hypercorn waits for requests in flight on shutdown.
+    graceful: float = 5.0
+    name: str = DEFAULT_NAME
+
+
+class _ServeEnded(msgspec.Struct, frozen=True):
+    error: BaseException | None
+
+
+class _Url(msgspec.Struct, frozen=True):
+    pass
+
+
+class _State:
+    def __init__(self, context: WebContext, serving: asyncio.Task[None], url: str) -> None:
+        self.context = context
+        self.serving = serving
+        self.url = url
+        self.shutdown = asyncio.Event()
+
+
+class Endpoint(GenServer[_State]):
+    @classmethod
+    def child_spec(cls, arg: Any = None, **overrides: Any) -> ChildSpec:
+        options: EndpointOptions = arg
+
+        async def start(options: EndpointOptions) -> Any:
+            return await cls.start_link(options, name=options.name)
+
+        spec = ChildSpec(id="Endpoint", start=start, args=(options,), shutdown=15.0)
+        return spec.with_(**overrides) if overrides else spec
+
+    async def init(self, options: EndpointOptions) -> Init[_State] | Stop[_State]:
+        me = current_process()
+        assert me is not None
+        me.trap_exit = True  # so terminate runs on shutdown and closes the sockets
+        secret = await asyncio.to_thread(load_secret, options.settings.data_dir)
+        context = WebContext(options.settings, options.repo, options.pubsub, secret)
+        app = create_app(context)
+        config = _config(options)
+        try:
+            sockets = config.create_sockets()
+        except OSError as error:
+            return Stop(
+                PortInUse(
+                    f"The web endpoint cannot listen on {options.host}:{options.port} "
+                    f"({error.strerror}); start with --port N or set SOUNDFORGE_PORT."
+                )
+            )
+        host, port = sockets.insecure_sockets[0].getsockname()[:2]
+        url = f"http://{_url_host(host)}:{port}"
+        state_box: list[_State] = []
+        serving = asyncio.ensure_future(
+            _serve(app, config, sockets, lambda: state_box[0].shutdown.wait(), current_node())
+        )
+        pid = self_pid()
+        serving.add_done_callback(
+            lambda task: send(pid, _ServeEnded(None if task.cancelled() else task.exception()))
+        )
+        state = _State(context, serving, url)
+        state_box.append(state)
+        log.info("SoundForge is serving %s", url)
+        return Init(state)
+
+    def handle_call(self, request: Any, from_: Any, state: _State) -> Any:
+        if isinstance(request, _Url):
+            return CallReply(state.url, state)
+        raise ValueError(f"unknown request {request!r}")
+
+    def handle_info(self, msg: Any, state: _State) -> NoReply[_State] | Stop[_State]:
+        if isinstance(msg, _ServeEnded) and not state.shutdown.is_set():
+            reason = msg.error or RuntimeError("the web server stopped by itself")
+            return Stop(reason, state)
+        return NoReply(state)
+
+    async def terminate(self, reason: Any, state: _State) -> None:
+        state.context.stopping.set()
+        # Every WebSocket process closes its socket (1001) when it hears this.
+        pubsub.local_broadcast(state.context.pubsub, STOP_TOPIC, Stopping())
+        await asyncio.sleep(0.05)  # let them send their close frames
+        state.shutdown.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(state.serving), 10.0)
+        except (TimeoutError, Exception):
+            log.warning("the web server did not stop cleanly", exc_info=True)
+            state.serving.cancel()
+
+    def format_status(self, state: _State) -> dict[str, Any]:
+        metrics = state.context.metrics
+        return {
+            "url": state.url,
+            "websocket_clients": metrics.websocket_clients,
+            "requests": sum(metrics.requests.values()),
+        }
+
+
+def url(name: str = DEFAULT_NAME, timeout: float = 5.0) -> Any:
+    """The endpoint's base URL, e.g. ``http://127.0.0.1:4000`` (awaitable)."""
+    return call(name, _Url(), timeout)
+
+
+def _config(options: EndpointOptions) -> Config:
+    config = Config()
+    config.bind = [f"{_bind_host(options.host)}:{options.port}"]
+    config.graceful_timeout = options.graceful
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    # No protocol pings: Hypercorn 0.18's ping task outlives its closed connection and holds
+    # the shutdown for the whole grace period. The page's live.js reconnects whenever a proxy
+    # drops an idle socket.
+    config.websocket_ping_interval = None
+    config.include_server_header = False
+    return config
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def _serve(app: Any, config: Config, sockets: Sockets, trigger: Any, node: Any) -> None:
+    await worker_serve(
+        wrap_app(_Connections(app, node), config.wsgi_max_body_size, "asgi"),
+        config,
+        sockets=sockets,
+        shutdown_trigger=trigger,
+    )
+
+
+class _Connections:
+    """ASGI middleware: each request or WebSocket runs as a process of the node."""
+
+    def __init__(self, app: Any, node: Any) -> None:
+        self.app = app
+        self.node = node
+
+    async def __call__(self, scope: Any, receive: Any, send_: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send_)
+            return
+        proc = self.node.attach(scope["type"])
+        try:
+            await self.app(scope, receive, send_)
+        finally:
+            self.node.detach(proc)
