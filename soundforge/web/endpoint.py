@@ -11,9 +11,10 @@ or ``websocket``), like a Cowboy connection process: a handler can subscribe to 
 receive, and call actors that monitor their callers (a port pool kills the program of a
 request whose client went away, and only that one).
 
-On shutdown the endpoint first tells WebSocket handlers to close (1001, "going away") and
-then trips Hypercorn's shutdown, which waits up to ``graceful`` seconds for requests in
-flight.
+Once an hour it deletes expired browser sessions (they are refused anyway; this keeps the
+table small). On shutdown the endpoint first tells WebSocket handlers to close (1001,
+"going away") and then trips Hypercorn's shutdown, which waits up to ``graceful`` seconds for
+requests in flight.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 
+from soundforge.accounts import prune_expired
+from soundforge.actors import repo
 from soundforge.errors import SoundForgeError
 from soundforge.runtime import pubsub
 from soundforge.runtime.child_spec import ChildSpec
@@ -65,6 +68,14 @@ class _ServeEnded(msgspec.Struct, frozen=True):
 
 class _Url(msgspec.Struct, frozen=True):
     pass
+
+
+class _PruneSessions(msgspec.Struct, frozen=True):
+    pass
+
+
+#: How often expired sessions are deleted (they are refused anyway; this bounds the table).
+PRUNE_EVERY: Final = 3600.0
 
 
 class _State:
@@ -115,6 +126,7 @@ class Endpoint(GenServer[_State]):
         )
         state = _State(context, serving, url)
         state_box.append(state)
+        me.node.clock.call_later(PRUNE_EVERY, send, pid, _PruneSessions())
         log.info("SoundForge is serving %s", url)
         return Init(state)
 
@@ -123,10 +135,15 @@ class Endpoint(GenServer[_State]):
             return CallReply(state.url, state)
         raise ValueError(f"unknown request {request!r}")
 
-    def handle_info(self, msg: Any, state: _State) -> NoReply[_State] | Stop[_State]:
+    async def handle_info(self, msg: Any, state: _State) -> NoReply[_State] | Stop[_State]:
         if isinstance(msg, _ServeEnded) and not state.shutdown.is_set():
             reason = msg.error or RuntimeError("the web server stopped by itself")
             return Stop(reason, state)
+        if isinstance(msg, _PruneSessions):
+            await _prune_sessions(state.context.repo)
+            me = current_process()
+            assert me is not None
+            me.node.clock.call_later(PRUNE_EVERY, send, me.pid, _PruneSessions())
         return NoReply(state)
 
     async def terminate(self, reason: Any, state: _State) -> None:
@@ -148,6 +165,17 @@ class Endpoint(GenServer[_State]):
             "websocket_clients": metrics.websocket_clients,
             "requests": sum(metrics.requests.values()),
         }
+
+
+async def _prune_sessions(repo_name: str) -> None:
+    try:
+        async with repo.connection(repo_name) as conn:
+            pruned = await prune_expired(conn)
+    except repo.DatabaseUnavailable as error:
+        log.warning("expired sessions were not pruned: %s", error)
+        return
+    if pruned:
+        log.info("deleted %d expired session(s)", pruned)
 
 
 def url(name: str = DEFAULT_NAME, timeout: float = 5.0) -> Any:
