@@ -349,7 +349,7 @@ class Download(_Stage):
             repo.pool(context.repo), track.user_id, content_hash=fetched.sha256, excluding=track.id
         )
         if duplicate is not None:
-            return await self._duplicate(context, track, duplicate)
+            return await self._duplicate(context, track, duplicate, args.request)
         meta = fetched.metadata
 
         async def record(conn: Any) -> None:
@@ -378,13 +378,19 @@ class Download(_Stage):
             )
             if again is None:
                 raise
-            return await self._duplicate(context, track, again)
+            return await self._duplicate(context, track, again, args.request)
+        await _remove_upload(context, args.request)
         return {"sha256": fetched.sha256, "duration_ms": fetched.duration_ms}
 
     async def _duplicate(
-        self, context: PipelineContext, track: tracks.Track, found: tuple[str, str]
+        self,
+        context: PipelineContext,
+        track: tracks.Track,
+        found: tuple[str, str],
+        request: dict[str, Any],
     ) -> Any:
         existing, reason = found
+        await _remove_upload(context, request)
         async with repo.connection(context.repo) as conn:
             await tracks.delete_track(conn, track.id)
         await asyncio.to_thread(shutil.rmtree, context.track_dir(track.id), ignore_errors=True)
@@ -392,6 +398,24 @@ class Download(_Stage):
         _publish(context, track_topic(track.id), event)
         _publish(context, user_topic(track.user_id), event)
         return {"duplicate_of": existing, "reason": reason}
+
+
+async def _remove_upload(context: PipelineContext, request: dict[str, Any]) -> None:
+    """Delete an uploaded file's folder once its copy is in the track (or it was a duplicate).
+
+    Only a folder directly under ``<data>/uploads`` is removed: the request's path comes from
+    the job's arguments, and nothing else of the data directory may go with it.
+    """
+    source = request.get("source") or {}
+    if source.get("type") != "upload" or not isinstance(source.get("path"), str):
+        return
+    await asyncio.to_thread(_remove_upload_folder, context.data_dir, source["path"])
+
+
+def _remove_upload_folder(data_dir: Path, path: str) -> None:
+    folder = Path(path).resolve().parent
+    if folder.parent == (data_dir / "uploads").resolve():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Separate(_Stage):

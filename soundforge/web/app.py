@@ -90,7 +90,7 @@ def route_group(method: str, path: str) -> str | None:
     """The rate-limit group of a request, or None for unlimited ones (static, health)."""
     if path.startswith(("/static/", "/health", "/sw.js", "/manifest")):
         return None
-    if method == "POST" and path in ("/login", "/register", "/api/v1/session"):
+    if method == "POST" and path in ("/login", "/register"):
         return "auth"
     if method == "POST" and path in ("/api/v1/imports", "/api/v1/uploads"):
         return "import"

@@ -68,3 +68,13 @@ async def test_an_imported_link_becomes_downloadable_stems(
 
             analysis = await user.client.get(f"/api/v1/tracks/{track_id}/analysis")
             assert analysis.status_code == 200 and analysis.json()
+
+            # An upload goes the same way, and its stored copy is removed once fetched.
+            other = write_song(tmp_path / "Day Drive.wav", seconds=4.0, bpm=100.0)
+            files = [("file", ("Day Drive.wav", other.read_bytes(), "audio/wav"))]
+            uploaded = await user.client.post("/api/v1/uploads", files=files)
+            assert uploaded.status_code == 202, uploaded.text
+            (upload_id,) = uploaded.json()["created"]
+            assert (await settled(user.client, upload_id))["status"] == "ready"
+            root = api_server.studio.data_dir / "uploads"
+            assert not root.exists() or list(root.iterdir()) == []
