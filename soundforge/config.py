@@ -29,6 +29,9 @@ variable                    meaning
 ``SOUNDFORGE_ALLOW_``       ``PRIVATE_URLS``: ``1`` lets users import from loopback and private
                             addresses (off by default: a pasted URL must not reach the
                             server's own network)
+``SOUNDFORGE_REGISTRATION`` ``open`` (default): anyone who reaches the server may create an
+                            account; ``closed``: only the first account, then administrators
+                            create accounts (``soundforge users create``)
 ``SOUNDFORGE_SECURE_``      ``COOKIES``: ``1`` marks session cookies Secure (set it behind
                             an HTTPS proxy; plain-HTTP requests then cannot log in)
 ==========================  =========================================================
@@ -71,6 +74,7 @@ PORT_VAR: Final = "SOUNDFORGE_PORT"
 MAX_UPLOAD_VAR: Final = "SOUNDFORGE_MAX_UPLOAD_MB"
 ALLOW_PRIVATE_URLS_VAR: Final = "SOUNDFORGE_ALLOW_PRIVATE_URLS"
 SECURE_COOKIES_VAR: Final = "SOUNDFORGE_SECURE_COOKIES"
+REGISTRATION_VAR: Final = "SOUNDFORGE_REGISTRATION"
 SPOTIFY_VARS: Final = {
     "spotify_client_id": "SOUNDFORGE_SPOTIFY_CLIENT_ID",
     "spotify_client_secret": "SOUNDFORGE_SPOTIFY_CLIENT_SECRET",
@@ -139,6 +143,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Whether a pasted URL may point at loopback, private or link-local addresses.
     allow_private_urls: bool = False
     secure_cookies: bool = False
+    #: Whether anyone may register (the very first account always may).
+    open_registration: bool = True
 
     @property
     def embedded_database(self) -> bool:
@@ -168,6 +174,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_upload_mb=_integer(MAX_UPLOAD_VAR, env.get(MAX_UPLOAD_VAR) or None, 2048, 1, 1 << 20),
         allow_private_urls=_flag(ALLOW_PRIVATE_URLS_VAR, env.get(ALLOW_PRIVATE_URLS_VAR) or None),
         secure_cookies=_flag(SECURE_COOKIES_VAR, env.get(SECURE_COOKIES_VAR) or None),
+        open_registration=_registration(env.get(REGISTRATION_VAR) or None),
         **spotify,
     )
 
@@ -178,6 +185,14 @@ def _integer(var: str, raw: str | None, default: int, low: int, high: int) -> in
     if not raw.strip().isdigit() or not low <= int(raw) <= high:
         raise ConfigError(f"{var} must be a whole number from {low} to {high}, not {raw!r}.")
     return int(raw)
+
+
+def _registration(raw: str | None) -> bool:
+    if raw is None or raw.strip().lower() == "open":
+        return True
+    if raw.strip().lower() == "closed":
+        return False
+    raise ConfigError(f"{REGISTRATION_VAR} must be open or closed, not {raw!r}.")
 
 
 def _flag(var: str, raw: str | None) -> bool:

@@ -152,6 +152,7 @@ def test_settings_encode_as_config_values(tmp_path: Path) -> None:
         "max_upload_mb": 2048,
         "allow_private_urls": False,
         "secure_cookies": False,
+        "open_registration": True,
     }
 
 
@@ -183,3 +184,7 @@ def test_web_settings_are_read_and_checked(tmp_path: Path) -> None:
         load_settings({**env, "SOUNDFORGE_PORT": "http"})
     with pytest.raises(ConfigError, match="must be 1 or 0"):
         load_settings({**env, "SOUNDFORGE_SECURE_COOKIES": "maybe"})
+    assert settings.open_registration
+    assert not load_settings({**env, "SOUNDFORGE_REGISTRATION": "closed"}).open_registration
+    with pytest.raises(ConfigError, match="must be open or closed"):
+        load_settings({**env, "SOUNDFORGE_REGISTRATION": "invite"})

@@ -115,15 +115,32 @@ async def _login_page(
     return page, status
 
 
+async def _registration_closed() -> bool:
+    """Closed registration still lets the very first account in (the administrator)."""
+    if web().settings.open_registration:
+        return False
+    async with repo.connection(web().repo) as conn:
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"))
+
+
+_CLOSED: Final = (
+    "Registration is closed on this server; ask an administrator to create your account."
+)
+
+
 @blueprint.get("/register")
 async def register_form() -> Any:
     if auth.current_user() is not None:
         return redirect("/", 303)
+    if await _registration_closed():
+        return await render_template("error.html", status=403, message=_CLOSED), 403
     return await render_template("register.html", email="", display_name="", error=None)
 
 
 @blueprint.post("/register")
 async def register() -> Any:
+    if await _registration_closed():
+        return await render_template("error.html", status=403, message=_CLOSED), 403
     form = await request.form
     email = form.get("email", "").strip()
     display_name = form.get("display_name", "").strip() or None

@@ -431,3 +431,28 @@ async def test_the_service_worker_is_served_from_the_root(server: WebServer) -> 
         assert shell is not None
         for path in [*re.findall(r"'(/[^']*)'", shell.group(1)), "/offline"]:
             assert (await client.get(path)).status_code == 200, path
+
+
+async def test_closed_registration_refuses_new_accounts(database_url: str) -> None:
+    from soundforge.web import url
+    from tests.jobs.conftest import running_studio
+
+    settings = {"port": 0, "open_registration": False}
+    # (The items of one ``with`` are entered in order: url() runs once the server is up.)
+    async with (
+        running_studio(database_url, settings, web=True),
+        httpx.AsyncClient(base_url=await url()) as client,
+    ):
+        form = await client.get("/register")
+        assert form.status_code == 403 and "Registration is closed" in form.text
+        csrf = client.cookies.get("sf_csrf") or ""
+        posted = await client.post(
+            "/register",
+            data={
+                "email": "late@example.com",
+                "password": "a long password",
+                "password_again": "a long password",
+                "csrf_token": csrf,
+            },
+        )
+    assert posted.status_code == 403
