@@ -1,10 +1,10 @@
 """The pipeline's events on PubSub: what a page, a CLI progress bar or another node hears.
 
 Topics: ``track:<track_id>`` carries everything about one track (stage changes, progress,
-status); ``tracks:<user_id>`` carries the status changes and duplicates of a user's library
-(what the dashboard's list needs, without the progress chatter). Every event is a tagged
-msgspec Struct, so it crosses nodes through the PostgreSQL bridge and reaches browsers as
-JSON with a ``type`` field. ``docs/pipeline.md`` documents them.
+status); ``tracks:<user_id>`` carries the new tracks, status changes and duplicates of a
+user's library (what the dashboard's list needs, without the progress chatter). Every event
+is a tagged msgspec Struct, so it crosses nodes through the PostgreSQL bridge and reaches
+browsers as JSON with a ``type`` field. ``docs/pipeline.md`` documents them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "StageChanged",
     "StageProgress",
     "StageState",
+    "TrackCreated",
     "TrackEvent",
     "TrackStatusChanged",
     "track_topic",
@@ -65,6 +66,16 @@ class StageProgress(msgspec.Struct, frozen=True, tag="track.progress"):
     label: str
 
 
+class TrackCreated(msgspec.Struct, frozen=True, tag="track.created"):
+    """An import created a track (published once its row and download job have committed)."""
+
+    track_id: str
+    user_id: str
+    title: str
+    #: ``spotify``, ``youtube``, ``url``, ``upload`` or ``local``.
+    source_kind: str
+
+
 class TrackStatusChanged(msgspec.Struct, frozen=True, tag="track.status"):
     """The track's library status (``tracks.status``) changed."""
 
@@ -85,10 +96,10 @@ class DuplicateFound(msgspec.Struct, frozen=True, tag="track.duplicate"):
     track_id: str | None = None
 
 
-TrackEvent = StageChanged | StageProgress | TrackStatusChanged | DuplicateFound
+TrackEvent = StageChanged | StageProgress | TrackCreated | TrackStatusChanged | DuplicateFound
 
 #: The event types that cross nodes (``soundforge.supervisors.root.PUBSUB_TYPES``).
-EVENT_TYPES: Final = (StageChanged, StageProgress, TrackStatusChanged, DuplicateFound)
+EVENT_TYPES: Final = (StageChanged, StageProgress, TrackCreated, TrackStatusChanged, DuplicateFound)
 
 
 def track_topic(track_id: object) -> str:

@@ -3,8 +3,9 @@
 ``import_source`` classifies the input, asks a downloader port what it holds (Spotify
 albums and playlists expand to their tracks, a folder to its audio files), skips what the
 user already has (same Spotify id, or for files the same content hash) and creates each new
-track together with its download job in one transaction. The audio itself arrives later,
-through the pipeline (``soundforge.jobs.pipeline``).
+track together with its download job in one transaction, announcing it on ``tracks:<user>``
+(``TrackCreated``) once that has committed. The audio itself arrives later, through the
+pipeline (``soundforge.jobs.pipeline``).
 
     outcome = await import_source(context, user.id, "https://open.spotify.com/album/...")
     outcome.created      # new track ids, each with a queued download
@@ -26,7 +27,7 @@ from soundforge.audio.sources.model import FetchRequest, Source, TrackMetadata
 from soundforge.config import Settings
 from soundforge.jobs.context import PipelineContext
 from soundforge.music import tracks
-from soundforge.music.events import DuplicateFound, user_topic
+from soundforge.music.events import DuplicateFound, TrackCreated, user_topic
 from soundforge.queue.engine import insert
 from soundforge.runtime import pubsub
 
@@ -81,6 +82,7 @@ async def import_source(
     duplicates: list[Duplicate] = []
     for item in items:
         content_hash = await _file_hash(item.source)
+        new_track = _new_track(user_id, item, content_hash)
         async with repo.transaction(context.repo) as conn:
             existing = await tracks.find_duplicate(
                 conn, user_id, spotify_id=item.spotify_id, content_hash=content_hash
@@ -90,10 +92,13 @@ async def import_source(
                 event = DuplicateFound(user_id, existing[0], existing[1])
                 pubsub.broadcast(context.pubsub, user_topic(user_id), event)
                 continue
-            track_id = await tracks.create_track(conn, _new_track(user_id, item, content_hash))
+            track_id = await tracks.create_track(conn, new_track)
             request = msgspec.to_builtins(FetchRequest.of(item))
             await insert(conn, Download, {"track_id": track_id, "request": request})
-            created.append(track_id)
+        # After the commit, so that a page reacting to it finds the row.
+        created.append(track_id)
+        announced = TrackCreated(track_id, user_id, new_track.title, new_track.source_kind)
+        pubsub.broadcast(context.pubsub, user_topic(user_id), announced)
     shown = text if isinstance(text, str) else getattr(text, "filename", str(text))
     return ImportOutcome(shown, created, duplicates)
 
@@ -111,7 +116,7 @@ def _new_track(user_id: str, item: TrackMetadata, content_hash: str | None) -> t
     return tracks.NewTrack(
         user_id=user_id,
         source_kind=kind,
-        title=item.title or "Untitled",
+        title=(item.title or "Untitled")[:500],  # as stored, so TrackCreated shows it
         source_url=url,
         source_name=name,
         spotify_id=item.spotify_id,
