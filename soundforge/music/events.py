@@ -22,6 +22,7 @@ __all__ = [
     "StageProgress",
     "StageState",
     "TrackCreated",
+    "TrackDeleted",
     "TrackEvent",
     "TrackStatusChanged",
     "track_topic",
@@ -76,6 +77,13 @@ class TrackCreated(msgspec.Struct, frozen=True, tag="track.created"):
     source_kind: str
 
 
+class TrackDeleted(msgspec.Struct, frozen=True, tag="track.deleted"):
+    """The track was deleted with its files (published after the deletion committed)."""
+
+    track_id: str
+    user_id: str
+
+
 class TrackStatusChanged(msgspec.Struct, frozen=True, tag="track.status"):
     """The track's library status (``tracks.status``) changed."""
 
@@ -96,10 +104,19 @@ class DuplicateFound(msgspec.Struct, frozen=True, tag="track.duplicate"):
     track_id: str | None = None
 
 
-TrackEvent = StageChanged | StageProgress | TrackCreated | TrackStatusChanged | DuplicateFound
+TrackEvent = (
+    StageChanged | StageProgress | TrackCreated | TrackDeleted | TrackStatusChanged | DuplicateFound
+)
 
 #: The event types that cross nodes (``soundforge.supervisors.root.PUBSUB_TYPES``).
-EVENT_TYPES: Final = (StageChanged, StageProgress, TrackCreated, TrackStatusChanged, DuplicateFound)
+EVENT_TYPES: Final = (
+    StageChanged,
+    StageProgress,
+    TrackCreated,
+    TrackDeleted,
+    TrackStatusChanged,
+    DuplicateFound,
+)
 
 
 def track_topic(track_id: object) -> str:

@@ -18,7 +18,7 @@ import msgspec
 from soundforge.accounts import record
 from soundforge.actors import repo
 from soundforge.music import get_owned_track, track_topic, user_topic
-from soundforge.music.events import TrackStatusChanged
+from soundforge.music.events import TrackDeleted, TrackStatusChanged
 from soundforge.runtime import pubsub
 from soundforge.web.auth import client_ip, current_user
 from soundforge.web.context import web
@@ -90,6 +90,15 @@ async def announce_status(conn: Any, user_id: str, track_id: str) -> None:
     context = web()
     pubsub.broadcast(context.pubsub, track_topic(track.id), event)
     pubsub.broadcast(context.pubsub, user_topic(track.user_id), event)
+
+
+def announce_deleted(user_id: str, track_ids: list[str]) -> None:
+    """Tell pages following the tracks or their owner's library that they are gone."""
+    context = web()
+    for track_id in track_ids:
+        event = TrackDeleted(track_id, user_id)
+        pubsub.broadcast(context.pubsub, track_topic(track_id), event)
+        pubsub.broadcast(context.pubsub, user_topic(user_id), event)
 
 
 def attachment(filename: str) -> str:

@@ -38,6 +38,7 @@ from soundforge.web.api._common import (
     NO_NUL,
     Id,
     Page,
+    announce_deleted,
     announce_status,
     attachment,
     audit,
@@ -159,6 +160,7 @@ async def delete(track_id: str) -> Response:
             target_id=track.id,
             details={"title": track.title},
         )
+    announce_deleted(user.id, [track.id])
     return Response(status=204)
 
 
@@ -184,6 +186,7 @@ async def _delete_all(conn: Any, user_id: str, ids: list[str]) -> BatchResult:
     deleted = await delete_tracks(conn, user_id, ids, web().data_dir)
     for track_id in deleted:
         await audit(conn, Action.TRACK_DELETED, target_type="track", target_id=track_id)
+    announce_deleted(user_id, deleted)
     gone = set(deleted)
     skipped = [
         Skipped(i, "there is no such track")

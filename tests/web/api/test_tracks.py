@@ -7,11 +7,14 @@ paused while a re-separation is queued, so no worker picks anything up.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 import pytest_asyncio
+from websockets.asyncio.client import connect
 
 from soundforge.queue.queues import pause_local, resume_local
 from tests.web.api.helpers import (
@@ -210,9 +213,14 @@ async def test_deleting_a_track_removes_its_rows_and_files(api_server: WebServer
     seeded = await seed_track(api_server, me.id)
     folder = api_server.studio.data_dir / "tracks" / seeded.track_id
     assert folder.is_dir()
-    async with me.client:
+    ws_url = api_server.url.replace("http://", "ws://") + f"/ws?token={me.token}"
+    async with me.client, connect(ws_url) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "topic": f"tracks:{me.id}"}))
+        assert json.loads(await ws.recv())["type"] == "subscribed"
         response = await me.client.delete(f"/api/v1/tracks/{seeded.track_id}")
         assert response.status_code == 204 and response.content == b""
+        event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert event == {"type": "track.deleted", "track_id": seeded.track_id, "user_id": me.id}
         assert (await me.client.get(f"/api/v1/tracks/{seeded.track_id}")).status_code == 404
         assert (await me.client.delete(f"/api/v1/tracks/{seeded.track_id}")).status_code == 404
     assert not folder.exists()

@@ -214,6 +214,7 @@ function onTrackEvent(event) {
 function onLibraryEvent(event) {
   switch (event.type) {
     case 'track.created':
+    case 'track.deleted':
       refreshSoon();
       break;
     case 'track.status':
