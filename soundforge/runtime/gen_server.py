@@ -518,6 +518,8 @@ def resolve(server: Server) -> Process | None:
     """The live process behind a pid, a local name or a via-name, or None."""
     if type(server) is Pid:
         return server._proc
+    if type(server) is str:  # the common case, before the costly Protocol isinstance
+        return current_node().names.get(server)
     if isinstance(server, ViaName):
         return server.whereis()
     return current_node().names.get(server)

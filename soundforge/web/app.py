@@ -21,7 +21,7 @@ from typing import Final
 from quart import Quart, Response, g, request
 
 from soundforge import __version__
-from soundforge.web import auth, errors
+from soundforge.web import auth, db, errors
 from soundforge.web.context import EXTENSION, WebContext
 
 __all__ = ["SECURITY_HEADERS", "WEB_ROOT", "create_app", "route_group"]
@@ -81,6 +81,7 @@ def create_app(context: WebContext) -> Quart:
     errors.install(app)
     app.before_request(_before)
     app.after_request(_after)
+    app.teardown_request(db.release)
     for module in (pages, pages_track, pages_admin, api, live, health):
         app.register_blueprint(module.blueprint)
     return app
@@ -112,8 +113,8 @@ async def _before() -> None:
 
 
 async def _after(response: Response) -> Response:
-    for header, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(header, value)
+    # extend, not setdefault per header: no view sets these, and each setdefault scans them.
+    response.headers.extend(SECURITY_HEADERS)
     auth.set_csrf_cookie(response)
     started = g.get("started")
     if started is not None:

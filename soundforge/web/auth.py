@@ -29,7 +29,7 @@ from quart import g, redirect, request
 from werkzeug.sansio.response import Response
 
 from soundforge.accounts import User, session_user, token_user
-from soundforge.actors import repo
+from soundforge.web import db
 from soundforge.web.context import web
 from soundforge.web.http import Forbidden, TooManyRequests, Unauthorized
 
@@ -66,7 +66,7 @@ async def identify() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() == "bearer" and secret.strip():
-        async with repo.connection(web().repo) as conn:
+        async with db.connection() as conn:
             g.user = await token_user(conn, secret.strip())
         if g.user is None:
             raise Unauthorized(
@@ -76,7 +76,7 @@ async def identify() -> None:
         return
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        async with repo.connection(web().repo) as conn:
+        async with db.connection() as conn:
             g.user = await session_user(conn, cookie)
         g.auth = "session" if g.user is not None else None
 

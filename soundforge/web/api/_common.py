@@ -16,10 +16,10 @@ from urllib.parse import quote
 import msgspec
 
 from soundforge.accounts import record
-from soundforge.actors import repo
 from soundforge.music import get_owned_track, track_topic, user_topic
 from soundforge.music.events import TrackDeleted, TrackStatusChanged
 from soundforge.runtime import pubsub
+from soundforge.web import db
 from soundforge.web.auth import client_ip, current_user
 from soundforge.web.context import web
 
@@ -50,14 +50,14 @@ Page = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
 @asynccontextmanager
 async def connection() -> AsyncIterator[Any]:
-    """A connection of the node's Repo for the block."""
-    async with repo.connection(web().repo) as conn:
+    """The request's connection of the node's Repo (``soundforge.web.db``)."""
+    async with db.connection() as conn:
         yield conn
 
 
 @asynccontextmanager
 async def transaction() -> AsyncIterator[Any]:
-    async with repo.transaction(web().repo) as conn:
+    async with db.transaction() as conn:
         yield conn
 
 
