@@ -6,8 +6,12 @@ with one user owning 50 analysed tracks, and drives ``soundforge.bench.web_load`
 child process:
 
 * ``ws_p50_ms``/``ws_p99_ms``/``ws_max_ms``: ``--clients`` WebSocket clients (1,000)
-  subscribed to one track's topic; the server publishes ``--events`` progress events on it
-  (one every 50 ms) and each client records publish-to-receive time for each.
+  subscribed to one track's topic; the server publishes ``--events`` progress events on it,
+  one every ``--event-interval`` seconds (default 0.2 s: the fastest a pipeline stage
+  publishes one track's progress, ``PROGRESS_EVENT_INTERVAL``), and each client records
+  publish-to-receive time for each. ``ws_fanout_p50_ms``/``ws_fanout_max_ms`` is the
+  server's share: from publishing an event until its last socket write returned. (The load
+  generator is one Python process reading 1,000 sockets; what it adds on top is its own.)
 * ``ws_idle_kib_per_client``: the server's resident memory growth per connected, idle,
   subscribed client (RSS after connecting minus before, divided by the clients).
 * ``tracks_p50_ms``/``tracks_p99_ms``: ``GET /api/v1/tracks`` (50 tracks with their stages
@@ -43,6 +47,7 @@ import psutil  # type: ignore[import-untyped]  # no stubs installed
 from soundforge.accounts import create_token, create_user
 from soundforge.actors import repo
 from soundforge.config import Settings
+from soundforge.jobs.pipeline import PROGRESS_EVENT_INTERVAL
 from soundforge.music import tracks
 from soundforge.music.events import Stage, StageProgress, track_topic
 from soundforge.queue import insert
@@ -104,6 +109,14 @@ async def _seed(n_tracks: int) -> tuple[str, str, str]:
     return user.id, token, first
 
 
+async def _web_metrics() -> Any:
+    from soundforge.runtime.gen_server import get_state
+    from soundforge.web import DEFAULT_NAME
+
+    state: Any = await get_state(DEFAULT_NAME)
+    return state.context.metrics
+
+
 async def _lift_rate_limits() -> None:
     """The bench measures the server, not its limiter: one user sends 500 requests a second,
     five times what the ``read`` group allows a user."""
@@ -139,7 +152,11 @@ async def _measure(url: str, token: str, track_id: str, args: argparse.Namespace
         stdout=subprocess.PIPE,
         limit=64 << 20,  # a line carries every latency measured (20,000 and more)
     )
-    figures: dict[str, Any] = {"clients": args.clients, "events": args.events}
+    figures: dict[str, Any] = {
+        "clients": args.clients,
+        "events": args.events,
+        "event_interval_s": args.event_interval,
+    }
     try:
         rss_before = me.memory_info().rss
         connected = await _ask(
@@ -151,14 +168,23 @@ async def _measure(url: str, token: str, track_id: str, args: argparse.Namespace
         figures["ws_idle_kib_per_client"] = round(
             (rss_after - rss_before) / 1024 / max(1, connected["connected"]), 1
         )
+        metrics = await _web_metrics()
+        fanouts: list[float] = []
         for _ in range(args.events):
-            label = repr(time.monotonic())
+            sent = metrics.websocket_events + connected["connected"]
+            started = time.monotonic()
             pubsub.broadcast(
                 NAMES.pubsub,
                 track_topic(track_id),
-                StageProgress(track_id, Stage.SEPARATE, 0.5, label),
+                StageProgress(track_id, Stage.SEPARATE, 0.5, repr(started)),
             )
-            await asyncio.sleep(0.05)
+            # polled: the sockets count their writes; nothing signals the last one
+            while metrics.websocket_events < sent and time.monotonic() - started < 5.0:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
+            fanouts.append((time.monotonic() - started) * 1000.0)
+            await asyncio.sleep(max(0.0, args.event_interval - (time.monotonic() - started)))
+        figures["ws_fanout_p50_ms"] = _percentile(fanouts, 0.5)
+        figures["ws_fanout_max_ms"] = _percentile(fanouts, 1.0)
         latencies = (await _ask(load, {"op": "collect", "events": args.events}))["latencies_ms"]
         figures["ws_deliveries"] = len(latencies)
         figures["ws_p50_ms"] = _percentile(latencies, 0.5)
@@ -234,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100 clients, 2 s of HTTP load")
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--event-interval", type=float, default=PROGRESS_EVENT_INTERVAL)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
