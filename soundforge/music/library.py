@@ -592,10 +592,7 @@ def _summaries_sql(where: str, sort: _Sort, order: str, limit: str, offset: str)
         ORDER BY {_order_by(sort, order)}
         LIMIT {limit} OFFSET {offset}
     )
-    SELECT page.id::text AS id, page.title, page.artists, page.album, page.artwork_url,
-           page.source_kind, page.source_url, page.source_name, page.duration_ms, page.status,
-           page.error, page.created_at, page.tempo_bpm, page.key, page.camelot,
-           page.loudness_lufs, s.*
+    SELECT page.id::text AS id, {", ".join(f"page.{f}" for f in _SUMMARY_FIELDS[1:])}, s.*
     FROM page
     LEFT JOIN LATERAL (
         SELECT array_agg({stage_name}) AS s_stage,
@@ -627,17 +624,17 @@ _TRACK_COLUMNS: Final = """id::text, user_id::text, source_kind, source_url, sou
     duration_ms, original_path, original_size, status, error"""
 _ANALYSIS_JOIN: Final = "JOIN analyses a ON a.track_id = t.id AND a.is_current"
 _SUMMARY_FIELDS: Final = tuple(f for f in TrackSummary.__struct_fields__ if f != "stages")
-_STAGE_COLUMNS: Final = tuple(f"s_{f}" for f in StageView.__struct_fields__)
 
 
 def _summary(row: Any) -> TrackSummary:
-    values = {name: row[name] for name in _SUMMARY_FIELDS}
-    # The stages come as one array per StageView field (asyncpg decodes arrays of scalars
-    # in C): building JSON per job cost PostgreSQL most of the page's time, and arrays of
-    # anonymous records decode slowly on the Python side.
-    columns = [row[name] for name in _STAGE_COLUMNS]
+    """A row of ``_summaries_sql``: TrackSummary's fields in order, then one array per
+    StageView field (asyncpg decodes arrays of scalars in C; building JSON per job cost
+    PostgreSQL most of the page's time, and arrays of records decode slowly in Python)."""
+    values = tuple(row)
+    n = len(_SUMMARY_FIELDS)
+    columns = values[n:]
     stages = [StageView(*fields) for fields in zip(*columns, strict=True)] if columns[0] else []
-    return TrackSummary(**values, stages=stages)
+    return TrackSummary(*values[:n], stages=stages)
 
 
 async def list_tracks(conn: Any, user_id: str, filter: TrackFilter | None = None) -> TrackPage:
