@@ -634,7 +634,7 @@ def _summary(row: Any) -> TrackSummary:
     n = len(_SUMMARY_FIELDS)
     columns = values[n:]
     stages = [StageView(*fields) for fields in zip(*columns, strict=True)] if columns[0] else []
-    return TrackSummary(*values[:n], stages=stages)
+    return TrackSummary(*values[:n], stages)  # type: ignore[call-arg]  # n fields, then stages
 
 
 async def list_tracks(conn: Any, user_id: str, filter: TrackFilter | None = None) -> TrackPage:

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import msgspec
 
+from soundforge.accounts.events import ACCOUNT_EVENT_TYPES
 from soundforge.actors import repo
 from soundforge.actors.migrator import Migrator
 from soundforge.actors.pg_pubsub import PgPubSubAdapter, PgPubSubBridge
@@ -67,7 +68,7 @@ NAMES: Final = Names()
 
 #: The message types that may cross nodes through the PubSub bridge (besides plain JSON
 #: values). Every node must run with the same list.
-PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = EVENT_TYPES
+PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = (*EVENT_TYPES, *ACCOUNT_EVENT_TYPES)
 
 #: The audio program each pipeline queue's jobs run in.
 QUEUE_PROGRAMS: Final = {

@@ -5,8 +5,10 @@ Before every request :func:`identify` resolves the caller once:
 * ``Authorization: Bearer sf_...`` → the token's user (``accounts.tokens``);
 * else the ``sf_session`` cookie → the session's user (``accounts.sessions``).
 
-A suspended user resolves to nobody either way. Views then use :func:`require_user` /
-:func:`require_admin` (or the decorators of the same names).
+A suspended user resolves to nobody either way. Resolutions are cached for seconds per
+node (``credentials``); every change to what a credential may do forgets them at once.
+Views then use :func:`require_user` / :func:`require_admin` (or the decorators of the same
+names).
 
 **CSRF.** Requests authenticated by a cookie can be forged by another site, so every unsafe
 request (POST, PUT, PATCH, DELETE) that carries the session cookie, and every form post to the
@@ -65,9 +67,15 @@ async def identify() -> None:
     g.auth = None
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
+    cache = web().credentials
     if scheme.lower() == "bearer" and secret.strip():
-        async with db.connection() as conn:
-            g.user = await token_user(conn, secret.strip())
+        secret = secret.strip()
+        g.user = cache.get(secret)
+        if g.user is None:
+            async with db.connection() as conn:
+                g.user = await token_user(conn, secret)
+            if g.user is not None:
+                cache.put(secret, g.user)
         if g.user is None:
             raise Unauthorized(
                 "the API token is unknown, revoked or expired, or its user is suspended"
@@ -76,8 +84,12 @@ async def identify() -> None:
         return
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        async with db.connection() as conn:
-            g.user = await session_user(conn, cookie)
+        g.user = cache.get(cookie)
+        if g.user is None:
+            async with db.connection() as conn:
+                g.user = await session_user(conn, cookie)
+            if g.user is not None:
+                cache.put(cookie, g.user)
         g.auth = "session" if g.user is not None else None
 
 

@@ -19,6 +19,7 @@ from quart import current_app
 
 from soundforge.config import Settings
 from soundforge.jobs.context import PipelineContext
+from soundforge.web.credentials import CredentialCache, credentials_changed
 from soundforge.web.metrics import WebMetrics
 from soundforge.web.ratelimit import RateLimiter
 
@@ -36,6 +37,7 @@ class WebContext:
     secret: bytes
     limiter: RateLimiter = field(default_factory=RateLimiter)
     metrics: WebMetrics = field(default_factory=WebMetrics)
+    credentials: CredentialCache = field(default_factory=CredentialCache)
     #: Set when the endpoint stops: WebSocket handlers close their sockets (1001) at once
     #: instead of holding the server's shutdown for its grace period.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -47,6 +49,10 @@ class WebContext:
     @property
     def pipeline(self) -> PipelineContext:
         return PipelineContext(self.settings, self.repo, self.pubsub)
+
+    def credentials_changed(self, user_id: str, what: str) -> None:
+        """``user_id``'s credentials changed: forget them on every node, close their sockets."""
+        credentials_changed(self.credentials, self.pubsub, user_id, what)
 
 
 def web() -> WebContext:

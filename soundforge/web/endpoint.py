@@ -29,6 +29,7 @@ from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 
 from soundforge.accounts import prune_expired
+from soundforge.accounts.events import ACCOUNTS_TOPIC, CredentialsChanged
 from soundforge.actors import repo
 from soundforge.errors import SoundForgeError
 from soundforge.runtime import pubsub
@@ -126,6 +127,7 @@ class Endpoint(GenServer[_State]):
         )
         state = _State(context, serving, url)
         state_box.append(state)
+        pubsub.subscribe(options.pubsub, ACCOUNTS_TOPIC)  # other nodes' credential changes
         me.node.clock.call_later(PRUNE_EVERY, send, pid, _PruneSessions())
         log.info("SoundForge is serving %s", url)
         return Init(state)
@@ -139,6 +141,8 @@ class Endpoint(GenServer[_State]):
         if isinstance(msg, _ServeEnded) and not state.shutdown.is_set():
             reason = msg.error or RuntimeError("the web server stopped by itself")
             return Stop(reason, state)
+        if isinstance(msg, CredentialsChanged):
+            state.context.credentials.forget_user(msg.user_id)
         if isinstance(msg, _PruneSessions):
             await _prune_sessions(state.context.repo)
             me = current_process()

@@ -34,6 +34,7 @@ import msgspec
 from quart import Blueprint, websocket
 
 from soundforge.accounts import User, session_user, token_user
+from soundforge.accounts.events import ACCOUNTS_TOPIC, CredentialsChanged
 from soundforge.actors import repo
 from soundforge.runtime import pubsub
 from soundforge.runtime.process import Exit, Pid, current_process, receive, send
@@ -125,6 +126,7 @@ async def socket() -> None:
     assert me is not None
     me.trap_exit = True  # a PubSub restart arrives as a message, and we close with 1012
     pubsub.subscribe(context.pubsub, STOP_TOPIC)
+    pubsub.subscribe(context.pubsub, ACCOUNTS_TOPIC)
     if context.stopping.is_set():
         await websocket.close(1001, "the server is stopping")
         return
@@ -132,7 +134,7 @@ async def socket() -> None:
     context.metrics.websocket_clients += 1
     reader = asyncio.ensure_future(_read_until_closed(user, topics, me.pid))
     try:
-        await _write(me)
+        await _write(me, user)
     finally:
         context.metrics.websocket_clients -= 1
         reader.cancel()
@@ -176,12 +178,17 @@ async def _read(user: User, topics: set[str]) -> None:
             await _send({"type": "error", "topic": topic, "message": f"you may not follow {topic}"})
 
 
-async def _write(me: Any) -> None:
+async def _write(me: Any, user: User) -> None:
     context = web()
     while True:
         msg = await receive()
         if isinstance(msg, _ClientGone):
             return
+        if isinstance(msg, CredentialsChanged):
+            if msg.user_id == user.id:
+                await websocket.close(1008, "your account changed; sign in again")
+                return
+            continue
         if isinstance(msg, Stopping):
             await websocket.close(1001, "the server is stopping")
             return

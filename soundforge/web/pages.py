@@ -181,6 +181,7 @@ async def logout() -> Any:
     token = request.cookies.get(auth.SESSION_COOKIE)
     user = auth.current_user()
     if token:
+        web().credentials.forget_secret(token)
         async with repo.connection(web().repo) as conn:
             await end_session(conn, token)
             if user is not None:

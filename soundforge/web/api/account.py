@@ -28,6 +28,7 @@ from soundforge.accounts import (
 from soundforge.accounts.users import MIN_PASSWORD_LENGTH
 from soundforge.web.api._common import audit, connection
 from soundforge.web.auth import client_ip, require_user, set_session_cookie
+from soundforge.web.context import web
 from soundforge.web.http import json_response, read_body
 from soundforge.web.openapi import operation
 
@@ -102,6 +103,7 @@ async def password() -> Response:
     async with connection() as conn:
         await change_password(conn, user.id, body.current, body.new)
         await audit(conn, Action.USER_PASSWORD_CHANGED, target_type="user", target_id=user.id)
+        web().credentials_changed(user.id, "password")
         if g.auth == "session":
             token = await create_session(
                 conn, user.id, user_agent=request.headers.get("User-Agent"), ip=client_ip()

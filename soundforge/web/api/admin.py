@@ -34,6 +34,7 @@ from soundforge.accounts import (
 )
 from soundforge.web.api._common import NO_NUL, Page, audit, connection, transaction
 from soundforge.web.auth import require_admin
+from soundforge.web.context import web
 from soundforge.web.http import BadRequest, json_response, read_body, read_query
 from soundforge.web.openapi import operation
 
@@ -123,6 +124,8 @@ async def update_user(user_id: str) -> Response:
                 target_id=user.id,
                 details={"email": user.email, "from": before.status, "to": user.status},
             )
+    if user != before:
+        web().credentials_changed(user.id, "status" if user.status != before.status else "role")
     return json_response(user)
 
 

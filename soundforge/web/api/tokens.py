@@ -19,6 +19,7 @@ from quart import Blueprint, Response
 from soundforge.accounts import Action, ApiToken, create_token, list_tokens, revoke_token
 from soundforge.web.api._common import NO_NUL, audit, connection
 from soundforge.web.auth import require_user
+from soundforge.web.context import web
 from soundforge.web.http import NotFound, json_response, read_body
 from soundforge.web.openapi import operation
 
@@ -80,4 +81,5 @@ async def revoke(token_id: str) -> Response:
         if not await revoke_token(conn, user.id, token_id):
             raise NotFound(f"you have no live token {token_id[:64]}")
         await audit(conn, Action.TOKEN_REVOKED, target_type="token", target_id=token_id)
+    web().credentials_changed(user.id, "token")
     return Response(status=204)

@@ -14,7 +14,7 @@ import httpx
 import msgspec
 import numpy as np
 
-from soundforge.accounts import AuditEntry, create_session, list_entries, set_status
+from soundforge.accounts import AuditEntry, create_session, list_entries
 from soundforge.actors import repo
 from soundforge.audio.media import write_audio
 from soundforge.audio.separation.options import StemFile
@@ -55,9 +55,13 @@ async def fresh_user(server: WebServer, name: str = "user", *, admin: bool = Fal
     return User(user_id, email, token, api_client(server, token))
 
 
-async def suspend(user_id: str) -> None:
-    async with repo.connection(NAMES.repo) as conn:
-        await set_status(conn, user_id, "suspended")
+async def suspend(server: WebServer, user_id: str) -> None:
+    """Suspend through the admin API, as an administrator does (every node forgets the
+    user's credentials at once; a change made in the database directly takes up to the
+    credential cache's TTL)."""
+    async with api_client(server, await api_token(server.admin_id, f"admin-{user_id}")) as admin:
+        response = await admin.patch(f"/api/v1/admin/users/{user_id}", json={"status": "suspended"})
+        assert response.status_code == 200, response.text
 
 
 class Seeded(msgspec.Struct):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
+import websockets
+from websockets.asyncio.client import connect
 
 from tests.web.api.helpers import audit_entries, fresh_user, session_client, suspend
 from tests.web.conftest import WebServer, api_client
@@ -101,8 +106,21 @@ async def test_a_suspended_users_token_and_session_stop_working(api_server: WebS
     browser = await session_client(api_server, me.id)
     async with me.client, browser:
         assert (await me.client.get("/api/v1/tracks")).status_code == 200
-        await suspend(me.id)
+        await suspend(api_server, me.id)
         response = await me.client.get("/api/v1/tracks")
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "Unauthorized"
         assert (await browser.get("/api/v1/me")).status_code == 401
+
+
+async def test_a_suspended_users_open_socket_is_closed(api_server: WebServer) -> None:
+    me = await fresh_user(api_server)
+    url = api_server.url.replace("http://", "ws://") + f"/ws?token={me.token}"
+    async with me.client, connect(url) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "topic": f"tracks:{me.id}"}))
+        assert json.loads(await ws.recv())["type"] == "subscribed"
+        await suspend(api_server, me.id)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "sign in again" in closed.value.rcvd.reason
