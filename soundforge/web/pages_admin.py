@@ -21,32 +21,20 @@ from quart import Blueprint, render_template, request
 
 from soundforge.accounts import ACTIONS, count_users, list_entries, list_users
 from soundforge.actors import repo
-from soundforge.queue import DEFAULT_QUEUES, check_queue
-from soundforge.queue.job import JobState
-from soundforge.runtime.errors import CallError
+from soundforge.web.api.admin_jobs import JOB_STATES, queue_overviews
 from soundforge.web.auth import admin_required, require_admin
 from soundforge.web.context import web
 
-__all__ = ["JOB_STATES", "QueueRow", "blueprint", "queue_overview"]
+__all__ = ["blueprint"]
 
 blueprint = Blueprint("admin_pages", __name__, url_prefix="/admin")
 
 #: Columns of the queue table, in the order a job moves through them.
-JOB_STATES: Final = tuple(str(state) for state in JobState)
 #: Jobs an admin may want to act on: failed for good, or waiting to be tried again.
 _ACTIONABLE: Final = ("retryable", "discarded", "cancelled")
 _USERS_PAGE: Final = 100
 _AUDIT_PAGE: Final = 50
 _JOBS_PAGE: Final = 50
-
-
-class QueueRow(msgspec.Struct, frozen=True):
-    """One queue: its per-node limit and pause state on this node, and its jobs by state."""
-
-    queue: str
-    limit: int | None
-    paused: bool | None
-    counts: dict[str, int]
 
 
 class FailedJob(msgspec.Struct, frozen=True):
@@ -62,26 +50,6 @@ class FailedJob(msgspec.Struct, frozen=True):
     error: str | None
     #: When it was discarded or cancelled, or when it runs again (retryable).
     at: datetime
-
-
-async def queue_overview(conn: Any) -> list[QueueRow]:
-    """Every queue this node runs or that has jobs, with its counts by state."""
-    rows = await conn.fetch("SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state")
-    counts: dict[str, dict[str, int]] = {name: {} for name in DEFAULT_QUEUES}
-    for row in rows:
-        counts.setdefault(row["queue"], {})[row["state"]] = int(row["n"])
-    overview = []
-    for name in sorted(counts, key=lambda q: (q not in DEFAULT_QUEUES, q)):
-        limit: int | None = None
-        paused: bool | None = None
-        try:
-            info = await check_queue(name)
-            limit, paused = info.limit, info.paused
-        except CallError:
-            pass  # this node does not run the queue (or its producer is restarting)
-        full = {state: counts[name].get(state, 0) for state in JOB_STATES}
-        overview.append(QueueRow(name, limit, paused, full))
-    return overview
 
 
 async def _failed_jobs(conn: Any, state: str | None) -> list[FailedJob]:
@@ -107,7 +75,7 @@ async def overview() -> str:
             "SELECT role, status, count(*) AS n FROM users GROUP BY role, status"
         )
         tracks = await conn.fetch("SELECT status, count(*) AS n FROM tracks GROUP BY status")
-        queues = await queue_overview(conn)
+        queues = await queue_overviews(conn)
         recent = await list_entries(conn, limit=10)
     admins = sum(r["n"] for r in roles if r["role"] == "admin" and r["status"] == "active")
     suspended = sum(r["n"] for r in roles if r["status"] == "suspended")
@@ -172,7 +140,7 @@ async def audit() -> str:
 async def queues() -> str:
     state = request.args.get("state") or None
     async with repo.connection(web().repo) as conn:
-        rows = await queue_overview(conn)
+        rows = await queue_overviews(conn)
         failed = await _failed_jobs(conn, state)
     return await render_template(
         "admin/queues.html",

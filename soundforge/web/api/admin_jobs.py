@@ -24,14 +24,23 @@ from quart import Blueprint, Response
 from soundforge.accounts import Action
 from soundforge.music import AttemptFailure, JobNotFound, LibraryConflict, cancel_job, retry_job
 from soundforge.queue import DEFAULT_QUEUES, check_queue, engine, pause_queue, resume_queue
+from soundforge.queue.job import JobState
 from soundforge.queue.queues import pause_local, resume_local
-from soundforge.runtime.errors import NoProc
+from soundforge.runtime.errors import CallError, NoProc
 from soundforge.web.api._common import NO_NUL, Page, announce_status, audit, connection
 from soundforge.web.auth import require_admin
 from soundforge.web.http import NotFound, json_response, read_query
 from soundforge.web.openapi import operation
 
-__all__ = ["AdminJob", "JobPage", "JobQuery", "QueueOverview", "blueprint"]
+__all__ = [
+    "JOB_STATES",
+    "AdminJob",
+    "JobPage",
+    "JobQuery",
+    "QueueOverview",
+    "blueprint",
+    "queue_overviews",
+]
 
 blueprint = Blueprint("admin_jobs", __name__, url_prefix="/admin")
 
@@ -124,12 +133,25 @@ async def _get_job(conn: Any, job_id: int) -> AdminJob:
 # -- queues ----------------------------------------------------------------------------------
 
 
+#: Every job state, so a queue's counts always name them all.
+JOB_STATES: Final = tuple(str(state) for state in JobState)
+
+
 async def _overview(counts: dict[str, dict[str, int]], queue: str) -> QueueOverview:
+    states = {state: counts.get(queue, {}).get(state, 0) for state in JOB_STATES}
     try:
         info = await check_queue(queue)
-    except NoProc:  # this node does not run the queue
-        return QueueOverview(queue, None, None, counts.get(queue, {}))
-    return QueueOverview(queue, info.limit, info.paused, counts.get(queue, {}))
+    except CallError:  # this node does not run the queue (or its producer is restarting)
+        return QueueOverview(queue, None, None, states)
+    return QueueOverview(queue, info.limit, info.paused, states)
+
+
+async def queue_overviews(conn: Any) -> list[QueueOverview]:
+    """Every queue this node runs or that has jobs (the product's first), with its counts
+    by state (all nodes) and this node's limit and pause; the API and the admin page."""
+    counts = await _counts(conn)
+    names = sorted(set(DEFAULT_QUEUES) | set(counts), key=lambda q: (q not in DEFAULT_QUEUES, q))
+    return [await _overview(counts, name) for name in names]
 
 
 async def _counts(conn: Any) -> dict[str, dict[str, int]]:
@@ -150,9 +172,7 @@ async def _counts(conn: Any) -> dict[str, dict[str, int]]:
 async def queues() -> Response:
     require_admin()
     async with connection() as conn:
-        counts = await _counts(conn)
-    names = sorted(set(DEFAULT_QUEUES) | set(counts))
-    return json_response([await _overview(counts, name) for name in names])
+        return json_response(await queue_overviews(conn))
 
 
 async def _control(name: str, pause: bool) -> Response:
