@@ -20,6 +20,7 @@ requests in flight.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from typing import Any, Final
 
@@ -107,7 +108,7 @@ class Endpoint(GenServer[_State]):
         app = create_app(context)
         config = _config(options)
         try:
-            sockets = config.create_sockets()
+            sockets = await _bind(config)
         except OSError as error:
             return Stop(
                 PortInUse(
@@ -122,6 +123,9 @@ class Endpoint(GenServer[_State]):
             _serve(app, config, sockets, lambda: state_box[0].shutdown.wait(), current_node())
         )
         pid = self_pid()
+        # However this process dies (even killed, when terminate does not run), the server
+        # it owns stops with it: cancelling the task closes the listening socket.
+        me.add_exit_hook(lambda _proc, _reason: _stop_serving(serving))
         serving.add_done_callback(
             lambda task: send(pid, _ServeEnded(None if task.cancelled() else task.exception()))
         )
@@ -185,6 +189,26 @@ async def _prune_sessions(repo_name: str) -> None:
 def url(name: str = DEFAULT_NAME, timeout: float = 5.0) -> Any:
     """The endpoint's base URL, e.g. ``http://127.0.0.1:4000`` (awaitable)."""
     return call(name, _Url(), timeout)
+
+
+def _stop_serving(serving: asyncio.Task[None]) -> None:
+    serving.cancel()
+
+
+async def _bind(config: Config, attempts: int = 20) -> Sockets:
+    """Bind the listening sockets, waiting up to 2 s for a predecessor to let the port go.
+
+    A restarted endpoint binds the port its crashed predecessor held; that one's server
+    closes its socket a few loop iterations after its task was cancelled.
+    """
+    for attempt in range(attempts):
+        try:
+            return config.create_sockets()
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 def _config(options: EndpointOptions) -> Config:

@@ -7,6 +7,7 @@ import json
 import socket
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from websockets.asyncio.client import connect
@@ -161,3 +162,28 @@ async def test_a_taken_port_fails_the_start_in_one_sentence(node: Node, tmp_path
         taken.close()
     assert isinstance(result, Error) and isinstance(result.reason, PortInUse)
     assert f"127.0.0.1:{port}" in str(result.reason) and "--port" in str(result.reason)
+
+
+async def test_a_killed_endpoint_comes_back_on_the_same_port(database_url: str) -> None:
+    from soundforge.runtime import process
+    from soundforge.runtime.exit import KILL
+    from soundforge.runtime.gen_server import whereis
+    from soundforge.web import DEFAULT_NAME, url
+    from tests.jobs.conftest import running_studio
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    async with running_studio(database_url, {"port": port}, web=True):
+        first = whereis(DEFAULT_NAME)
+        assert first is not None
+        process.exit(first, KILL)  # terminate cannot run: the exit hook stops the server
+        async with asyncio.timeout(10):
+            while (second := whereis(DEFAULT_NAME)) in (None, first):  # noqa: ASYNC110 (a restart has no event to wait on)
+                await asyncio.sleep(0.02)
+        # The name is taken before init binds; a call is answered once init is done.
+        assert await url() == f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            response = await client.get("/health")
+        assert response.status_code == 200 and second != first
