@@ -187,3 +187,17 @@ async def test_a_killed_endpoint_comes_back_on_the_same_port(database_url: str) 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             response = await client.get("/health")
         assert response.status_code == 200 and second != first
+
+
+async def test_health_is_503_with_the_reason_when_degraded(
+    server: WebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from soundforge.web import health
+
+    monkeypatch.setattr(health, "MIN_FREE_BYTES", 1 << 62)  # more room than any disk has
+    async with api_client(server) as client:
+        response = await client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded" and body["database"]["ok"]
+    assert not body["storage"]["ok"] and "free some space" in body["storage"]["detail"]
