@@ -137,13 +137,16 @@ async def _get_job(conn: Any, job_id: int) -> AdminJob:
 JOB_STATES: Final = tuple(str(state) for state in JobState)
 
 
+def _states(counts: dict[str, dict[str, int]], queue: str) -> dict[str, int]:
+    return {state: counts.get(queue, {}).get(state, 0) for state in JOB_STATES}
+
+
 async def _overview(counts: dict[str, dict[str, int]], queue: str) -> QueueOverview:
-    states = {state: counts.get(queue, {}).get(state, 0) for state in JOB_STATES}
     try:
         info = await check_queue(queue)
     except CallError:  # this node does not run the queue (or its producer is restarting)
-        return QueueOverview(queue, None, None, states)
-    return QueueOverview(queue, info.limit, info.paused, states)
+        return QueueOverview(queue, None, None, _states(counts, queue))
+    return QueueOverview(queue, info.limit, info.paused, _states(counts, queue))
 
 
 async def queue_overviews(conn: Any) -> list[QueueOverview]:
@@ -189,8 +192,8 @@ async def _control(name: str, pause: bool) -> Response:
         action = Action.QUEUE_PAUSED if pause else Action.QUEUE_RESUMED
         await audit(conn, action, target_type="queue", target_id=name)
     if local is None:
-        return json_response(QueueOverview(name, None, None, counts.get(name, {})))
-    return json_response(QueueOverview(name, local.limit, local.paused, counts.get(name, {})))
+        return json_response(QueueOverview(name, None, None, _states(counts, name)))
+    return json_response(QueueOverview(name, local.limit, local.paused, _states(counts, name)))
 
 
 @blueprint.post("/queues/<name>/pause")
