@@ -48,6 +48,7 @@ from soundforge.music.events import (
     user_topic,
 )
 from soundforge.music.imports import source_settings
+from soundforge.music.uploads import remove_upload, upload_path
 from soundforge.queue import INCOMPLETE_STATES, Cancel, JobRecord, Snooze, Unique, Worker
 from soundforge.queue.engine import complete_job, insert
 from soundforge.runtime import pubsub
@@ -401,21 +402,10 @@ class Download(_Stage):
 
 
 async def _remove_upload(context: PipelineContext, request: dict[str, Any]) -> None:
-    """Delete an uploaded file's folder once its copy is in the track (or it was a duplicate).
-
-    Only a folder directly under ``<data>/uploads`` is removed: the request's path comes from
-    the job's arguments, and nothing else of the data directory may go with it.
-    """
-    source = request.get("source") or {}
-    if source.get("type") != "upload" or not isinstance(source.get("path"), str):
-        return
-    await asyncio.to_thread(_remove_upload_folder, context.data_dir, source["path"])
-
-
-def _remove_upload_folder(data_dir: Path, path: str) -> None:
-    folder = Path(path).resolve().parent
-    if folder.parent == (data_dir / "uploads").resolve():
-        shutil.rmtree(folder, ignore_errors=True)
+    """Delete an uploaded file's folder once its copy is in the track (or it was a duplicate)."""
+    path = upload_path(request)
+    if path is not None:
+        await asyncio.to_thread(remove_upload, context.data_dir, path)
 
 
 class Separate(_Stage):

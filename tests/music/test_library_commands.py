@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from soundforge.music import library
@@ -237,3 +238,30 @@ async def test_stem_path_serves_files_inside_the_data_dir(
     bass.symlink_to(secret)
     with pytest.raises(UnsafePath, match="outside the data directory"):
         await library.stem_path(db_pool, users.alice, by_name["bass"], data)
+
+
+async def test_delete_removes_an_upload_no_download_took(
+    db_pool: Any, users: Users, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    folder = data / "uploads" / "5b7c0f4e0000400080000000000000aa"
+    folder.mkdir(parents=True)
+    (folder / "take.wav").write_bytes(b"RIFF")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.wav").write_bytes(b"RIFF")
+    failed = await add_track(db_pool, users.alice, "Failed upload")
+    job = await add_job(db_pool, failed, "download", "discarded")
+    sneaky = await add_track(db_pool, users.alice, "Sneaky")
+    sneaky_job = await add_job(db_pool, sneaky, "download", "discarded")
+    for job_id, path in ((job.id, folder / "take.wav"), (sneaky_job.id, outside / "keep.wav")):
+        request = {"source": {"type": "upload", "path": str(path), "filename": path.name}}
+        await db_pool.execute(
+            "UPDATE jobs SET args = jsonb_set(args, '{request}', $2::jsonb) WHERE id = $1",
+            job_id,
+            msgspec.json.encode(request).decode(),
+        )
+    deleted = await library.delete_tracks(db_pool, users.alice, [failed, sneaky], data)
+    assert deleted == [failed, sneaky]
+    assert not folder.exists()
+    assert (outside / "keep.wav").exists()  # only folders directly under <data>/uploads go

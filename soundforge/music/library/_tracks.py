@@ -20,10 +20,11 @@ from soundforge.audio.separation.options import (
     check_options,
 )
 from soundforge.music import tracks
-from soundforge.music.library._db import _stage_sql, _track_id, _transaction
+from soundforge.music.library._db import _stage_sql, _stages, _track_id, _transaction
 from soundforge.music.library._jobs import _owned_job
 from soundforge.music.library._values import InvalidSeparation, JobView, LibraryConflict
 from soundforge.music.tracks import TrackNotFound
+from soundforge.music.uploads import remove_upload, upload_path
 from soundforge.queue import engine
 from soundforge.queue.job import INCOMPLETE_STATES
 
@@ -121,11 +122,22 @@ async def delete_tracks(
         )
         for job in running:
             await engine.cancel_job(c, job["id"])
+        # Uploads a download never took (it failed for good, or never ran) go too.
+        requests = await c.fetch(
+            """SELECT args->'request' AS request FROM jobs
+               WHERE job_track_id(args) = ANY($1::uuid[]) AND worker = $2""",
+            ids,
+            _stages()[0].worker,  # the download stage's worker
+        )
         deleted = await c.fetch(
             "DELETE FROM tracks WHERE id = ANY($1::uuid[]) RETURNING id::text", ids
         )
     gone = {r["id"] for r in deleted}
     await asyncio.to_thread(_remove_track_dirs, data_dir, sorted(gone))
+    for row in requests:
+        path = upload_path(msgspec.json.decode(row["request"]) if row["request"] else {})
+        if path is not None:
+            await asyncio.to_thread(remove_upload, data_dir, path)
     return [tid for tid in wanted if tid in gone]
 
 
