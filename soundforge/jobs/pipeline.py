@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Final
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
 
+from soundforge.accounts.preferences import analysis_options, get_preferences, separation_options
 from soundforge.actors import port_pool, repo
 from soundforge.audio.errors import AudioError, RateLimited
 from soundforge.jobs.context import PipelineContext, pipeline_context
@@ -293,7 +294,8 @@ class _Stage(Worker):
         async with repo.transaction(context.repo) as conn:
             await record(conn)
             if next_job is not None:
-                await insert(conn, next_job, {"track_id": track.id})
+                options = await _user_options(conn, next_job, track.user_id)
+                await insert(conn, next_job, {"track_id": track.id, "options": options})
             await complete_job(conn, job)
         topic = track_topic(track.id)
         _publish(
@@ -399,6 +401,16 @@ class Download(_Stage):
         _publish(context, track_topic(track.id), event)
         _publish(context, user_topic(track.user_id), event)
         return {"duplicate_of": existing, "reason": reason}
+
+
+async def _user_options(conn: Any, stage: type[Worker], user_id: str) -> dict[str, Any]:
+    """The options the track's owner chose on the settings page for ``stage``'s job."""
+    prefs = await get_preferences(conn, user_id)
+    if stage is Separate:
+        return separation_options(prefs)
+    if stage is Analyze:
+        return analysis_options(prefs)
+    return {}
 
 
 async def _remove_upload(context: PipelineContext, request: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
+from soundforge.accounts import update_preferences
 from soundforge.actors import port_pool, repo
 from soundforge.audio.errors import UnsupportedSource
 from soundforge.music import tracks
@@ -202,3 +203,23 @@ async def test_an_upload_is_imported_under_its_own_name(studio: Studio, tmp_path
         "My Demo",
     )
     assert received.exists(), "the received file is the web layer's to delete"
+
+
+async def test_the_owners_settings_choose_the_separation_and_analysis(
+    studio: Studio, tmp_path: Path
+) -> None:
+    pool = repo.pool(NAMES.repo)
+    await update_preferences(
+        pool,
+        studio.user_id,
+        {"stem_format": "flac", "bit_depth": 24, "analysis_min_bpm": 70.0},
+    )
+    song = write_song(tmp_path / "Settings.wav", seconds=6.0, bpm=100.0)
+    track_id = await import_one(studio, str(song))
+    await follow(studio, track_id)
+    stems = await tracks.stems_of(pool, track_id)
+    assert stems and {(s.format, s.bit_depth) for s in stems} == {("flac", 24)}
+    assert all(s.path.endswith(".flac") for s in stems)
+    jobs = {j.worker: j for j in await list_jobs(pool, limit=10)}
+    assert jobs["soundforge.separate"].args["options"]["format"] == "flac"
+    assert jobs["soundforge.analyze"].args["options"]["min_bpm"] == 70.0
