@@ -201,3 +201,11 @@ async def test_health_is_503_with_the_reason_when_degraded(
     body = response.json()
     assert body["status"] == "degraded" and body["database"]["ok"]
     assert not body["storage"]["ok"] and "free some space" in body["storage"]["detail"]
+
+
+async def test_websockets_decline_compression(server: WebServer) -> None:
+    # Browsers offer permessage-deflate; the endpoint declines it (memory per idle socket).
+    async with connect(ws_url(server, await api_token(server.admin_id))) as ws:
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        await ws.send(json.dumps({"op": "subscribe", "topic": user_topic(server.admin_id)}))
+        assert (await next_json(ws))["type"] == "subscribed"
