@@ -22,14 +22,15 @@ load generator spends as little of the machine's two cores as possible.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
+import os
 import resource
 import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
-
-from websockets.asyncio.client import ClientConnection, connect
 
 __all__ = ["main"]
 
@@ -39,11 +40,76 @@ def _raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+class _Socket:
+    """A minimal WebSocket client (RFC 6455) on asyncio streams: text frames, no extensions.
+
+    The load generator is one Python process reading 1,000 sockets; a full client library's
+    per-message cost (its frame machinery, queues, iterators) would be measured as latency
+    of the server. This reads each frame with two ``readexactly`` calls and finds the label
+    without parsing the JSON.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, url: str) -> _Socket:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"the server refused the WebSocket: {head[:80]!r}")
+        return cls(reader, writer)
+
+    def send(self, text: str) -> None:
+        payload = text.encode()
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        length = len(payload)
+        header = (
+            bytes([0x81, 0x80 | length])
+            if length < 126
+            else (bytes([0x81, 0x80 | 126]) + length.to_bytes(2, "big"))
+        )
+        self.writer.write(header + mask + masked)
+
+    async def recv(self) -> bytes:
+        """The next text frame's payload; raises EOFError when the server closes."""
+        while True:
+            first, second = await self.reader.readexactly(2)
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            payload = await self.reader.readexactly(length)
+            opcode = first & 0x0F
+            if opcode == 0x8:
+                raise EOFError("the server closed the WebSocket")
+            if opcode == 0x1:
+                return payload
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+_LABEL = b'"label":"'
+
+
 class Load:
     def __init__(self, url: str, token: str) -> None:
         self.url = url
         self.token = token
-        self.sockets: list[ClientConnection] = []
+        self.sockets: list[_Socket] = []
         self.latencies: list[float] = []
         self.received: list[int] = []
         self.readers: list[asyncio.Task[None]] = []
@@ -51,9 +117,9 @@ class Load:
     async def connect(self, clients: int, topic: str) -> int:
         ws_url = self.url.replace("http://", "ws://") + f"/ws?token={self.token}"
 
-        async def one() -> ClientConnection:
-            ws = await connect(ws_url, max_queue=None, ping_interval=None)
-            await ws.send(json.dumps({"op": "subscribe", "topic": topic}))
+        async def one() -> _Socket:
+            ws = await _Socket.open(ws_url)
+            ws.send(json.dumps({"op": "subscribe", "topic": topic}))
             reply = json.loads(await ws.recv())
             if reply.get("type") != "subscribed":
                 raise RuntimeError(f"subscription refused: {reply}")
@@ -66,13 +132,16 @@ class Load:
         self.readers = [asyncio.create_task(self._read(i, ws)) for i, ws in enumerate(self.sockets)]
         return len(self.sockets)
 
-    async def _read(self, index: int, ws: ClientConnection) -> None:
-        async for raw in ws:
-            now = time.monotonic()
-            event = json.loads(raw)
-            if event.get("type") == "track.progress":
-                self.latencies.append((now - float(event["label"])) * 1000.0)
-                self.received[index] += 1
+    async def _read(self, index: int, ws: _Socket) -> None:
+        with contextlib.suppress(EOFError, asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                payload = await ws.recv()
+                now = time.monotonic()
+                at = payload.find(_LABEL)
+                if at >= 0 and b'"type":"track.progress"' in payload:
+                    label = payload[at + len(_LABEL) : payload.index(b'"', at + len(_LABEL))]
+                    self.latencies.append((now - float(label)) * 1000.0)
+                    self.received[index] += 1
 
     async def collect(self, events: int, timeout: float = 60.0) -> list[float]:
         deadline = time.monotonic() + timeout
@@ -122,7 +191,8 @@ class Load:
     async def close(self) -> None:
         for task in self.readers:
             task.cancel()
-        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+        for ws in self.sockets:
+            ws.close()
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
