@@ -17,8 +17,14 @@ child process:
 * ``tracks_p50_ms``/``tracks_p99_ms``: ``GET /api/v1/tracks`` (50 tracks with their stages
   and analysis) at an open-loop ``--rate`` (500/s) for ``--seconds``, latency counted from
   each request's scheduled time; ``tracks_achieved_rate`` and ``tracks_errors`` say whether
-  the server kept up. ``health_p50_ms`` is the same load on ``GET /health`` (one small query),
-  the reference for what the framework and the database cost without the library query.
+  the server kept up; ``tracks_kept_ratio`` is the share of those answered with a kept
+  page (``soundforge/web/page_cache.py``: the library did not change meanwhile, so the
+  page is the one built for the first request). ``health_p50_ms`` is the same load on
+  ``GET /health`` (one small query), the reference for what the framework and the database
+  cost without the library query.
+* ``tracks_built_p50_ms``/``tracks_built_p99_ms``: the same request with no page kept, so
+  every answer runs the library query and encodes the page, at ``--built-rate`` (200/s);
+  what a library that changes on every request would cost.
 
 The rate limits are lifted for the bench (one user sending 500 requests a second is over
 the ``read`` group's limit by design). Targets (issue 5): ws p99 ≤ 100 ms; tracks p50 ≤ 5 ms
@@ -117,6 +123,14 @@ async def _web_metrics() -> Any:
     return state.context.metrics
 
 
+async def _pages() -> Any:
+    from soundforge.runtime.gen_server import get_state
+    from soundforge.web import DEFAULT_NAME
+
+    state: Any = await get_state(DEFAULT_NAME)
+    return state.context.pages
+
+
 async def _lift_rate_limits() -> None:
     """The bench measures the server, not its limiter: one user sends 500 requests a second,
     five times what the ``read`` group allows a user."""
@@ -190,17 +204,29 @@ async def _measure(url: str, token: str, track_id: str, args: argparse.Namespace
         figures["ws_p50_ms"] = _percentile(latencies, 0.5)
         figures["ws_p99_ms"] = _percentile(latencies, 0.99)
         figures["ws_max_ms"] = _percentile(latencies, 1.0)
-        for name, path in (("health", "/health"), ("tracks", "/api/v1/tracks?limit=50")):
+        pages = await _pages()
+        phases = (
+            ("health", "/health", args.rate),
+            ("tracks", "/api/v1/tracks?limit=50", args.rate),
+            ("tracks_built", "/api/v1/tracks?limit=50", args.built_rate),
+        )
+        for name, path, rate in phases:
+            if name == "tracks_built":  # every page built: no page is kept from here on
+                pages.max_bytes = 0
+            hits, misses = pages.hits, pages.misses
             result = await _ask(
                 load,
                 {
                     "op": "http",
                     "path": path,
-                    "rate": args.rate,
+                    "rate": rate,
                     "seconds": args.seconds,
                     "connections": 16,
                 },
             )
+            if name == "tracks":
+                sent = pages.hits - hits + pages.misses - misses
+                figures["tracks_kept_ratio"] = round((pages.hits - hits) / max(1, sent), 4)
             values = result["latencies_ms"]
             figures[f"{name}_p50_ms"] = _percentile(values, 0.5)
             figures[f"{name}_p99_ms"] = _percentile(values, 0.99)
@@ -263,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--event-interval", type=float, default=PROGRESS_EVENT_INTERVAL)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--built-rate", type=float, default=200.0)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.quick:
         args.clients, args.events, args.seconds = min(args.clients, 100), 5, 2.0

@@ -21,6 +21,7 @@ from soundforge.config import Settings
 from soundforge.jobs.context import PipelineContext
 from soundforge.web.credentials import CredentialCache, credentials_changed
 from soundforge.web.metrics import WebMetrics
+from soundforge.web.page_cache import PageCache
 from soundforge.web.ratelimit import RateLimiter
 
 __all__ = ["EXTENSION", "WebContext", "load_secret", "web"]
@@ -38,6 +39,8 @@ class WebContext:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     metrics: WebMetrics = field(default_factory=WebMetrics)
     credentials: CredentialCache = field(default_factory=CredentialCache)
+    #: The library list's pages as sent, by owner, library version and filter.
+    pages: PageCache = field(default_factory=PageCache)
     #: Set when the endpoint stops: WebSocket handlers close their sockets (1001) at once
     #: instead of holding the server's shutdown for its grace period.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

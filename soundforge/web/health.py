@@ -137,6 +137,27 @@ async def metrics() -> Response:
             {},
             context.metrics.websocket_dropped,
         ),
+        (
+            "soundforge_library_pages_total",
+            "counter",
+            "library list pages sent, kept (hit) or built (miss)",
+            {"result": "hit"},
+            context.pages.hits,
+        ),
+        (
+            "soundforge_library_pages_total",
+            "counter",
+            "library list pages sent, kept (hit) or built (miss)",
+            {"result": "miss"},
+            context.pages.misses,
+        ),
+        (
+            "soundforge_library_pages_kept_bytes",
+            "gauge",
+            "bytes of library list pages kept",
+            {},
+            context.pages.size_bytes,
+        ),
     ]
     _, queues = await _queues()
     for queue, states in sorted(queues.items()):

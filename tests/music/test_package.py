@@ -21,7 +21,8 @@ EXPECTED = {
     "StemFileMissing", "StemNotFound", "TrackNotFound", "UnsafePath",
     # library: functions
     "analysis_document", "cancel_job", "compatible_camelot", "data_file", "delete_track",
-    "delete_tracks", "get_job_view", "get_owned_track", "get_track_summary", "list_tracks",
+    "delete_tracks", "get_job_view", "get_owned_track", "get_track_summary", "library_version",
+    "list_tracks",
     "parse_filter", "reseparate", "retry_job", "stem_path", "track_detail", "track_jobs",
 }  # fmt: skip
 

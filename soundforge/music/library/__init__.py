@@ -32,6 +32,7 @@ from soundforge.music.library._queries import (
     analysis_document,
     get_owned_track,
     get_track_summary,
+    library_version,
     list_tracks,
     track_detail,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "get_job_view",
     "get_owned_track",
     "get_track_summary",
+    "library_version",
     "list_tracks",
     "parse_filter",
     "reseparate",

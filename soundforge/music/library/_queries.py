@@ -127,6 +127,16 @@ async def list_tracks(conn: Any, user_id: str, filter: TrackFilter | None = None
     return TrackPage([_summary(r) for r in rows], total, f.limit, f.offset)
 
 
+async def library_version(conn: Any, user_id: str) -> int:
+    """The version of ``user_id``'s library: it moves, in the same transaction, with every
+    change that :func:`list_tracks` would show (``0005_library_versions.sql``); 0 before the
+    first. Equal versions mean equal pages for equal filters."""
+    version = await conn.fetchval(
+        "SELECT version FROM library_versions WHERE user_id = $1::uuid", user_id
+    )
+    return 0 if version is None else int(version)
+
+
 async def get_track_summary(conn: Any, user_id: str, track_id: str) -> TrackSummary:
     """One track as the list shows it (e.g. to redraw its row after an event)."""
     where = "t.user_id = $1::uuid AND t.id = $2::uuid"

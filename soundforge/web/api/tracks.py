@@ -27,6 +27,7 @@ from soundforge.music import (
     analysis_document,
     delete_tracks,
     get_owned_track,
+    library_version,
     list_tracks,
     reseparate,
     retry_job,
@@ -46,7 +47,7 @@ from soundforge.web.api._common import (
 )
 from soundforge.web.auth import require_user
 from soundforge.web.context import web
-from soundforge.web.http import NotFound, json_response, read_body, read_query
+from soundforge.web.http import JSON, NotFound, json_response, read_body, read_query
 from soundforge.web.openapi import operation
 
 __all__ = [
@@ -90,6 +91,11 @@ class TrackQuery(msgspec.Struct, frozen=True, kw_only=True):
     offset: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
 
 
+# A filter's cache key (its fields in declaration order) and the page's encoder.
+_QUERY_KEY = msgspec.msgpack.Encoder()
+_PAGE = msgspec.json.Encoder()
+
+
 class DownloadQuery(msgspec.Struct, frozen=True):
     #: 1: send as an attachment with a readable file name.
     download: bool = False
@@ -127,9 +133,17 @@ class BatchResult(msgspec.Struct, frozen=True):
 async def list_() -> Response:
     user = require_user()
     query = read_query(TrackQuery)
+    pages = web().pages
+    key = _QUERY_KEY.encode(query)
     async with connection() as conn:
-        page = await list_tracks(conn, user.id, TrackFilter(**msgspec.structs.asdict(query)))
-    return json_response(page)
+        # The version first: a page built after it is at least as new (see page_cache).
+        version = await library_version(conn, user.id)
+        body = pages.get(user.id, version, key)
+        if body is None:
+            filter = TrackFilter(**msgspec.structs.asdict(query))
+            body = _PAGE.encode(await list_tracks(conn, user.id, filter))
+            pages.put(user.id, version, key, body)
+    return Response(body, content_type=JSON)
 
 
 @blueprint.get("/tracks/<track_id>")
