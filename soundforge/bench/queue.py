@@ -48,7 +48,6 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
 from soundforge.queue import (
-    MIGRATION,
     JobRecord,
     QueueConfig,
     Queues,
@@ -61,6 +60,7 @@ from soundforge.runtime.exit import SHUTDOWN
 from soundforge.runtime.node import Node
 from soundforge.runtime.process import exit_future
 from soundforge.runtime.results import Ok
+from soundforge.storage.migrations import migrate
 
 __all__ = ["main", "run"]
 
@@ -82,10 +82,13 @@ class Noop(Worker):
 
 
 async def _ensure_schema(pool: Any) -> None:
+    """The product's whole schema (the library's index and triggers on jobs included), or
+    the queue's own migration where the database has a ``jobs`` table but no migrations."""
     async with pool.acquire() as conn:
         exists = await conn.fetchval("SELECT to_regclass('jobs') IS NOT NULL")
-        if not exists:
-            await conn.execute(MIGRATION.read_text())
+        ledger = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists or ledger:
+        await migrate(pool)
 
 
 async def _pass(pool: Any, probe: Any, queue: str, jobs: int) -> float:
