@@ -60,6 +60,9 @@ class Action(StrEnum):
     TRACK_RESEPARATED = "track.reseparated"
     QUEUE_PAUSED = "queue.paused"
     QUEUE_RESUMED = "queue.resumed"
+    ACTOR_RESTARTED = "actor.restarted"
+    ACTOR_STOPPED = "actor.stopped"
+    ACTOR_KILLED = "actor.killed"
     SETTINGS_CHANGED = "settings.changed"
 
 

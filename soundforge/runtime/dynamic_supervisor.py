@@ -279,6 +279,12 @@ class DynamicSupervisor(GenServer[_State]):
             if not _expected_shutdown(child.spec, exited):
                 report_child_exit(me, state.reports, None, pid, exited)
 
+    def intensity_used(self, state: _State, now: float) -> int:
+        return state.intensity.used(now)
+
+    def crash_reports(self, state: _State) -> list[CrashReport]:
+        return list(state.reports)
+
     def format_status(self, state: _State) -> dict[str, Any]:
         flags = state.flags
         return {

@@ -11,6 +11,7 @@
     ├── downloader, separator, analyzer pools   warm audio programs, one pool per queue the
     │                    node works on (download, processing, analysis), sized by its limit
     ├── Queues           notifier, lifeline, one producer per queue, pruner, cron
+    ├── Observer         samples the tree for the admin console (server nodes)
     └── Endpoint         Quart on Hypercorn: pages, JSON API, WebSockets (server nodes)
 
 Children start in this order, each after the ones it depends on. A ``worker`` node runs the
@@ -28,6 +29,7 @@ import msgspec
 from soundforge.accounts.events import ACCOUNT_EVENT_TYPES
 from soundforge.actors import repo
 from soundforge.actors.migrator import Migrator
+from soundforge.actors.observer import Observer, ObserverOptions
 from soundforge.actors.pg_pubsub import PgPubSubAdapter, PgPubSubBridge
 from soundforge.actors.port_pool import pool_specs
 from soundforge.actors.repo import Repo, RepoOptions
@@ -36,7 +38,7 @@ from soundforge.jobs.context import PipelineContext, install
 from soundforge.jobs.pipeline import PIPELINE_WORKERS
 from soundforge.music.events import EVENT_TYPES
 from soundforge.queue import DEFAULT_QUEUES, QueueConfig, Queues
-from soundforge.runtime.child_spec import Strategy
+from soundforge.runtime.child_spec import ChildSpec, Strategy
 from soundforge.runtime.dynamic_supervisor import DynamicSupervisor
 from soundforge.runtime.pubsub import PubSub
 from soundforge.runtime.registry import Keys, Registry
@@ -137,10 +139,14 @@ class Root(Supervisor):
                 DynamicSupervisor.child_spec({"name": NAMES.ports}, id="PortSupervisor"),
                 *pools,
                 Queues.child_spec(queues, _repo_pool),
-                *([_endpoint_spec(settings)] if options.web else []),
+                *([_observer_spec(), _endpoint_spec(settings)] if options.web else []),
             ],
             strategy=Strategy.ONE_FOR_ONE,
         )
+
+
+def _observer_spec() -> ChildSpec:
+    return Observer.spec(ObserverOptions(NAMES.repo, NAMES.pubsub))
 
 
 def _endpoint_spec(settings: Settings) -> Any:

@@ -36,6 +36,7 @@ from quart import Blueprint, websocket
 from soundforge.accounts import User, session_user, token_user
 from soundforge.accounts.events import ACCOUNTS_TOPIC, CredentialsChanged
 from soundforge.actors import repo
+from soundforge.actors.observer import TOPIC as OBSERVER_TOPIC
 from soundforge.runtime import pubsub
 from soundforge.runtime.process import Exit, Pid, current_process, receive, send
 from soundforge.web.auth import SESSION_COOKIE
@@ -78,6 +79,8 @@ async def may_subscribe(user: User, topic: str) -> bool:
         return False
     if kind == "tracks":
         return key == user.id or user.role == "admin"
+    if kind == "admin":  # the admin console: the node's tree (soundforge.actors.observer)
+        return user.role == "admin" and topic == OBSERVER_TOPIC
     if kind == "track":
         try:
             uuid.UUID(key)

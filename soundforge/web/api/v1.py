@@ -2,19 +2,42 @@
 
 Resources: ``me``, ``tracks`` (library, analysis, jobs of a track, re-separation),
 ``imports`` (links and uploads), ``stems`` (audio with ranges, zips), ``jobs``, ``tokens``,
-``account`` (settings, password), ``admin`` (users, audit) and ``admin_jobs`` (queues,
-everyone's jobs). ``docs/api.md`` is the guide; ``/api/openapi.json`` the reference.
+``account`` (settings, password), ``admin`` (users, audit), ``admin_jobs`` (queues,
+everyone's jobs) and ``admin_actors`` (the supervision tree and actions on it).
+``docs/api.md`` is the guide; ``/api/openapi.json`` the reference.
 """
 
 from __future__ import annotations
 
 from quart import Blueprint
 
-from soundforge.web.api import account, admin, admin_jobs, imports, jobs, me, stems, tokens, tracks
+from soundforge.web.api import (
+    account,
+    admin,
+    admin_actors,
+    admin_jobs,
+    imports,
+    jobs,
+    me,
+    stems,
+    tokens,
+    tracks,
+)
 
 __all__ = ["blueprint"]
 
 blueprint = Blueprint("v1", __name__, url_prefix="/v1")
 
-for _resource in (me, tracks, imports, stems, jobs, tokens, account, admin, admin_jobs):
+for _resource in (
+    me,
+    tracks,
+    imports,
+    stems,
+    jobs,
+    tokens,
+    account,
+    admin,
+    admin_jobs,
+    admin_actors,
+):
     blueprint.register_blueprint(_resource.blueprint)

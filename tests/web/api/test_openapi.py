@@ -54,6 +54,11 @@ ROUTES = {
     "/api/v1/admin/jobs": {"get"},
     "/api/v1/admin/jobs/{job_id}/retry": {"post"},
     "/api/v1/admin/jobs/{job_id}/cancel": {"post"},
+    "/api/v1/admin/actors": {"get"},
+    "/api/v1/admin/actors/process": {"get"},
+    "/api/v1/admin/actors/restart": {"post"},
+    "/api/v1/admin/actors/stop": {"post"},
+    "/api/v1/admin/actors/kill": {"post"},
 }
 
 
