@@ -66,6 +66,7 @@ def test_tree_json_shows_the_supervision_tree(data_dir: Path) -> None:
     assert root["behaviour"] == "Root" and root["kind"] == "supervisor"
     children = {c["child_id"]: c for c in root["children"]}
     assert list(children) == [
+        "LoopMonitor",
         "soundforge.registry",
         "Repo",
         "Migrator",

@@ -43,16 +43,23 @@ stdin EOF is orphaned. Here:
 * With ``framing=False`` the port is line-oriented, like Erlang's ``{line, L}``. Each stdout
   line arrives as ``PortData(port, bytes)`` without its newline, and a line longer than
   :data:`LINE_LIMIT` arrives in pieces. :func:`command` writes bytes as they are.
+
+**Telemetry** (``node.telemetry``; see ``docs/telemetry.md``). ``("runtime", "port",
+"start")`` when the program is spawned, ``("runtime", "port", "exit")`` when it exits (emitted
+by the OS side, so also after the actor was killed), and ``("runtime", "port", "rss")`` every
+``PortOptions.rss_interval`` seconds while someone listens to it: psutil's walk over the
+program's descendants takes a millisecond or more, so it runs in a worker thread, never on
+the loop, and not at all when nobody listens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
 import signal
+import time
 from collections.abc import Coroutine
 from typing import Any, ClassVar, Final
 
@@ -96,10 +103,14 @@ from soundforge.runtime.process import (
     trap_exit,
 )
 from soundforge.runtime.results import StartResult
+from soundforge.runtime.telemetry import Telemetry
 
 __all__ = [
     "EXIT_DRAIN",
+    "EXIT_EVENT",
     "LINE_LIMIT",
+    "RSS_EVENT",
+    "START_EVENT",
     "Port",
     "PortData",
     "PortExit",
@@ -118,6 +129,13 @@ log = logging.getLogger(__name__)
 EXIT_DRAIN: Final = 0.5
 #: The longest stderr line (and, without framing, stdout line) delivered in one piece.
 LINE_LIMIT: Final = 256 * 1024
+
+#: Telemetry: the program was spawned (measurements ``count``, ``system_time``).
+START_EVENT: Final = ("runtime", "port", "start")
+#: Telemetry: the program exited (measurements ``duration``, and ``rss`` once sampled).
+EXIT_EVENT: Final = ("runtime", "port", "exit")
+#: Telemetry: a sample of the resident memory of the program and its descendants.
+RSS_EVENT: Final = ("runtime", "port", "rss")
 
 
 class PortOptions(msgspec.Struct, frozen=True):
@@ -138,12 +156,19 @@ class PortOptions(msgspec.Struct, frozen=True):
     owner: Pid | None = None
     #: The largest frame either way, in bytes.
     max_frame: int = MAX_FRAME_SIZE
+    #: Seconds between resident-memory samples (telemetry ``RSS_EVENT``, taken only while a
+    #: handler is attached to it); None: never.
+    rss_interval: float | None = 10.0
 
     def __post_init__(self) -> None:
         if not self.argv:
             raise ValueError("a port needs a program to run: PortOptions.argv is empty")
         if self.shutdown < 0:
             raise ValueError(f"PortOptions.shutdown must be >= 0 seconds, not {self.shutdown}")
+        if self.rss_interval is not None and self.rss_interval <= 0:
+            raise ValueError(
+                f"PortOptions.rss_interval must be > 0 seconds (or None), not {self.rss_interval}"
+            )
 
     @property
     def label(self) -> str:
@@ -169,10 +194,9 @@ class PortExited(ActorError):
 
     def __init__(self, name: str, status: int) -> None:
         how = f"status {status}"
-        if status > 128:
-            # 128 + n that is no signal is a plain exit code: nothing to add.
-            with contextlib.suppress(ValueError):
-                how += f" (killed by {signal.Signals(status - 128).name})"
+        killer = _signal_name(status)
+        if killer is not None:
+            how += f" (killed by {killer})"
         super().__init__(f"port program {name!r} exited with {how}")
         self.name = name
         self.status = status
@@ -227,9 +251,94 @@ class _DrainOver(msgspec.Struct, frozen=True):
     pass
 
 
+class _SampleRss(msgspec.Struct, frozen=True):
+    pass
+
+
+class _RssSampled(msgspec.Struct, frozen=True):
+    rss: int | None
+
+
 _CLOSE: Final = _Close()
 _OS_PID: Final = _OsPid()
 _DRAIN_OVER: Final = _DrainOver()
+_SAMPLE_RSS: Final = _SampleRss()
+
+
+# -- telemetry ----------------------------------------------------------------------------
+
+
+class _ProgramTelemetry:
+    """What telemetry says about one program: its start, its RSS samples and its exit.
+
+    It exists before the :class:`Program` (whose constructor may already report the exit of
+    a program that ended at once) and outlives the actor: the exit is reported by the OS
+    side, however the actor ended.
+    """
+
+    __slots__ = ("label", "last_rss", "os_pid", "port", "started", "telemetry")
+
+    def __init__(self, telemetry: Telemetry, port: Pid, label: str, os_pid: int) -> None:
+        self.telemetry = telemetry
+        self.port = port
+        self.label = label
+        self.os_pid = os_pid
+        # How long an OS process ran is real time, whatever clock the node's timers use.
+        self.started = time.monotonic()
+        self.last_rss: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        return {"port": self.port, "label": self.label, "os_pid": self.os_pid}
+
+    def start(self, options: PortOptions) -> None:
+        tele = self.telemetry
+        if tele.wants(START_EVENT):
+            meta = self.metadata()
+            meta["owner"] = options.owner
+            meta["argv"] = list(options.argv)
+            tele.execute(START_EVENT, {"count": 1, "system_time": time.time()}, meta)
+
+    def rss(self, rss: int) -> None:
+        self.last_rss = rss
+        tele = self.telemetry
+        if tele.wants(RSS_EVENT):
+            tele.execute(RSS_EVENT, {"rss": rss}, self.metadata())
+
+    def exited(self, status: int) -> None:
+        """The program exited (``Program``'s ``notify``): report it, then tell the port."""
+        tele = self.telemetry
+        if tele.wants(EXIT_EVENT):
+            measurements: dict[str, float] = {"duration": time.monotonic() - self.started}
+            if self.last_rss is not None:
+                measurements["rss"] = self.last_rss
+            meta = self.metadata()
+            meta["status"] = status
+            meta["signal"] = _signal_name(status)
+            tele.execute(EXIT_EVENT, measurements, meta)
+        send(self.port, _ProgramExited(status))
+
+
+def _signal_name(status: int) -> str | None:
+    """``SIGKILL`` for status 137, None for a plain exit code."""
+    if status <= 128:
+        return None
+    try:
+        return signal.Signals(status - 128).name
+    except ValueError:
+        return None  # 128 + n that is no signal is a plain exit code
+
+
+def _sampled(port: Pid, future: asyncio.Future[int | None]) -> None:
+    """A resident-memory sample finished in its worker thread: hand it to the port."""
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:
+        # psutil's own errors are handled in resident_memory; anything else is a bug worth
+        # a line, but never worth the port.
+        log.warning("port %r: could not read the program's memory: %r", port, error)
+        return
+    send(port, _RssSampled(future.result()))
 
 
 # -- the actor ----------------------------------------------------------------------------
@@ -252,10 +361,19 @@ class _PortState:
         "program",
         "readers",
         "reported",
+        "rss_timer",
         "streams_open",
+        "telemetry",
     )
 
-    def __init__(self, options: PortOptions, port: Pid, owner: Pid, program: Program) -> None:
+    def __init__(
+        self,
+        options: PortOptions,
+        port: Pid,
+        owner: Pid,
+        program: Program,
+        telemetry: _ProgramTelemetry,
+    ) -> None:
         self.options = options
         self.port = port
         self.owner = owner
@@ -270,6 +388,8 @@ class _PortState:
         self.streams_open = 2  # stdout and stderr, until their readers reach the end
         self.reported = False
         self.drain_timer: TimerHandle | None = None
+        self.telemetry = telemetry
+        self.rss_timer: TimerHandle | None = None
 
 
 class Port(GenServer[_PortState]):
@@ -334,11 +454,13 @@ class Port(GenServer[_PortState]):
             return Stop(PortStartFailed(options.argv, error))
         # No await from here on: the program is adopted and hooked before anything can
         # interrupt this process, so its death always reaches the program.
-        notify = functools.partial(_notify_exit, me.pid)
-        program = Program(table, transport, protocol, options.shutdown, notify)
+        report = _ProgramTelemetry(me.node.telemetry, me.pid, options.label, transport.get_pid())
+        report.start(options)  # before Program, which may already report the exit
+        program = Program(table, transport, protocol, options.shutdown, report.exited)
         table.adopt(program)
-        state = _PortState(options, me.pid, options.owner, program)
+        state = _PortState(options, me.pid, options.owner, program, report)
         me.add_exit_hook(functools.partial(_on_port_death, state))
+        _arm_rss_timer(state)
         logger = logging.getLogger(f"soundforge.port.{options.label}")
         stdout = _pump_frames(state, options.max_frame) if options.framing else _pump_lines(state)
         state.readers.append(_reader_task(loop, me.pid, "stdout", stdout, options.label))
@@ -395,6 +517,20 @@ class Port(GenServer[_PortState]):
             return NoReply(state)
         if kind is _DrainOver:
             return self._finish(state)
+        if kind is _SampleRss:
+            program = state.program
+            if program.status is None:
+                if state.telemetry.telemetry.wants(RSS_EVENT):
+                    loop = program.table.loop
+                    sample = loop.run_in_executor(None, resident_memory, program.pid)
+                    sample.add_done_callback(functools.partial(_sampled, state.port))
+                _arm_rss_timer(state)
+            return NoReply(state)
+        if kind is _RssSampled:
+            # A sample taken as the program exited is stale: its exit was reported already.
+            if msg.rss is not None and state.program.status is None:
+                state.telemetry.rss(msg.rss)
+            return NoReply(state)
         if kind is Down and msg.ref is state.owner_ref:
             return Stop(Shutdown("owner_down"), state)
         if kind is Exit:
@@ -443,8 +579,11 @@ class Port(GenServer[_PortState]):
         return Stop(PortExited(state.options.label, status), state)
 
 
-def _notify_exit(port: Pid, status: int) -> None:
-    send(port, _ProgramExited(status))
+def _arm_rss_timer(state: _PortState) -> None:
+    interval = state.options.rss_interval
+    if interval is not None:
+        clock = state.program.table.clock
+        state.rss_timer = clock.call_later(interval, send, state.port, _SAMPLE_RSS)
 
 
 def _report_exit(state: _PortState) -> None:
@@ -469,6 +608,8 @@ def _on_port_death(state: _PortState, process: Process, reason: ExitReason) -> N
         task.cancel()
     if state.drain_timer is not None:
         state.drain_timer.cancel()
+    if state.rss_timer is not None:
+        state.rss_timer.cancel()
     state.program.terminate()
     state.program.release()
 

@@ -1,6 +1,7 @@
 """The root of SoundForge's supervision tree (DESIGN.md: ``soundforge.Application``).
 
     Root (one_for_one)
+    ├── LoopMonitor      warns of any stall of the event loop, with the culprit's stack
     ├── Registry         names → actors (unique keys)
     ├── Repo             asyncpg pool; the embedded PostgreSQL when no URL is configured
     ├── Migrator         applies pending migrations, then IGNORE (Ecto.Migrator)
@@ -40,6 +41,7 @@ from soundforge.music.events import EVENT_TYPES
 from soundforge.queue import DEFAULT_QUEUES, QueueConfig, Queues
 from soundforge.runtime.child_spec import ChildSpec, Strategy
 from soundforge.runtime.dynamic_supervisor import DynamicSupervisor
+from soundforge.runtime.loop_monitor import LoopMonitor
 from soundforge.runtime.pubsub import PubSub
 from soundforge.runtime.registry import Keys, Registry
 from soundforge.runtime.supervisor import Supervisor, SupervisorSpec
@@ -130,6 +132,7 @@ class Root(Supervisor):
         pools = pool_specs(sizes, program_environment(settings))
         return SupervisorSpec(
             [
+                LoopMonitor.child_spec(),  # first: it watches every child's time on the loop
                 Registry.child_spec({"keys": Keys.UNIQUE, "name": NAMES.registry}),
                 Repo.child_spec(RepoOptions.from_settings(settings, pool_max=POOL_MAX)),
                 Migrator.child_spec(),

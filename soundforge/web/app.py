@@ -21,8 +21,10 @@ from typing import Final
 from quart import Quart, Response, g, request
 
 from soundforge import __version__
+from soundforge.runtime.process import current_node
 from soundforge.web import auth, db, errors
 from soundforge.web.context import EXTENSION, WebContext
+from soundforge.web.metrics import REQUEST_STOP
 
 __all__ = ["SECURITY_HEADERS", "WEB_ROOT", "create_app", "route_group"]
 
@@ -118,10 +120,21 @@ async def _after(response: Response) -> Response:
     auth.set_csrf_cookie(response)
     started = g.get("started")
     if started is not None:
-        context = app_context()
-        context.metrics.observe(
-            g.get("group") or "static", response.status_code, time.perf_counter() - started
-        )
+        seconds = time.perf_counter() - started
+        group = g.get("group") or "static"
+        status = response.status_code
+        app_context().metrics.observe(group, status, seconds)
+        tele = current_node().telemetry  # every request is a process of the node
+        if tele.wants(REQUEST_STOP):
+            rule = request.url_rule
+            meta = {
+                "group": group,
+                "method": request.method,
+                "status": status,
+                "route": rule.rule if rule is not None else None,
+                "path": request.path,
+            }
+            tele.execute(REQUEST_STOP, {"duration": seconds}, meta)
     return response
 
 

@@ -3,7 +3,7 @@
 The Endpoint actor builds one :class:`WebContext` and stores it in ``app.extensions`` (never
 a module global, so two endpoints in one test process each have their own). Handlers reach it
 with :func:`web`. It holds the node's settings, the names of the Repo and PubSub actors, the
-server's secret, the rate limiter and the request counters.
+server's secret, the rate limiter, the request counters and the metrics fed by telemetry.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from soundforge.web.credentials import CredentialCache, credentials_changed
 from soundforge.web.metrics import WebMetrics
 from soundforge.web.page_cache import PageCache
 from soundforge.web.ratelimit import RateLimiter
+from soundforge.web.telemetry_metrics import TelemetryMetrics
 
 __all__ = ["EXTENSION", "WebContext", "load_secret", "web"]
 
@@ -41,6 +42,9 @@ class WebContext:
     credentials: CredentialCache = field(default_factory=CredentialCache)
     #: The library list's pages as sent, by owner, library version and filter.
     pages: PageCache = field(default_factory=PageCache)
+    #: The runtime's, the queue's, the ports' and the web layer's telemetry, aggregated for
+    #: ``/metrics``; the Endpoint attaches it to the node while it runs.
+    telemetry: TelemetryMetrics = field(default_factory=TelemetryMetrics)
     #: Set when the endpoint stops: WebSocket handlers close their sockets (1001) at once
     #: instead of holding the server's shutdown for its grace period.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

@@ -128,6 +128,10 @@ class Endpoint(GenServer[_State]):
         # However this process dies (even killed, when terminate does not run), the server
         # it owns stops with it: cancelling the task closes the listening socket.
         me.add_exit_hook(lambda _proc, _reason: _stop_serving(serving))
+        # The same for its telemetry handlers: a restarted or second endpoint attaches its
+        # own (ids named after this process), and none accumulate on the node.
+        context.telemetry.attach(me.node, f"soundforge.web.endpoint {me.pid!r}")
+        me.add_exit_hook(lambda _proc, _reason: context.telemetry.detach())
         serving.add_done_callback(
             lambda task: send(pid, _ServeEnded(None if task.cancelled() else task.exception()))
         )

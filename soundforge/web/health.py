@@ -171,6 +171,7 @@ async def metrics() -> Response:
                     count,
                 )
             )
+    samples += context.telemetry.samples()
     process = psutil.Process()
     samples += [
         (

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ from soundforge.runtime import pubsub
 from soundforge.runtime.process import Exit, Pid, current_process, receive, send
 from soundforge.web.auth import SESSION_COOKIE
 from soundforge.web.context import web
+from soundforge.web.metrics import WEBSOCKET_CONNECT, WEBSOCKET_DISCONNECT
 
 __all__ = ["MAX_BACKLOG", "MAX_TOPICS", "blueprint", "may_subscribe"]
 
@@ -135,12 +137,19 @@ async def socket() -> None:
         return
     topics: set[str] = set()
     context.metrics.websocket_clients += 1
+    tele = me.node.telemetry
+    connected = time.monotonic()
+    if tele.wants(WEBSOCKET_CONNECT):
+        tele.execute(WEBSOCKET_CONNECT, {"count": 1}, {"user_id": user.id})
     reader = asyncio.ensure_future(_read_until_closed(user, topics, me.pid))
     try:
         await _write(me, user)
     finally:
         context.metrics.websocket_clients -= 1
         reader.cancel()
+        if tele.wants(WEBSOCKET_DISCONNECT):
+            seconds = time.monotonic() - connected
+            tele.execute(WEBSOCKET_DISCONNECT, {"duration": seconds}, {"user_id": user.id})
 
 
 class _ClientGone(msgspec.Struct, frozen=True):
