@@ -26,7 +26,7 @@ log = logging.getLogger("soundforge.runtime.supervisor")
 #: How many crash reports a supervisor keeps for inspection.
 KEEP_REPORTS: Final = 20
 
-_RESTART_EVENT: Final = ("runtime", "supervisor", "child_exit")
+_CHILD_EXIT_EVENT: Final = ("runtime", "supervisor", "child_exit")
 _INTENSITY_EVENT: Final = ("runtime", "supervisor", "intensity_exceeded")
 
 
@@ -45,9 +45,9 @@ def report_child_exit(
 ) -> None:
     """Log one child exit (once) and remember it if it was a crash."""
     tele = sup.node.telemetry
-    if tele.wants(_RESTART_EVENT):
+    if tele.wants(_CHILD_EXIT_EVENT):
         tele.execute(
-            _RESTART_EVENT,
+            _CHILD_EXIT_EVENT,
             {"count": 1},
             {"supervisor": sup.pid, "id": child_id, "pid": pid, "reason": reason},
         )

@@ -52,7 +52,7 @@ import math
 from collections import deque
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Final, cast
 
 import msgspec
 
@@ -107,6 +107,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Telemetry, as Supervisor's: one restart of a child (its id is None: children have none).
+_RESTART_EVENT: Final = ("runtime", "supervisor", "restart")
 
 
 # -- messages -------------------------------------------------------------------------------
@@ -328,6 +331,9 @@ class DynamicSupervisor(GenServer[_State]):
         if not state.intensity.add_restart(state.clock.time()):
             report_intensity_exceeded(state.me, flags.max_restarts, flags.max_seconds)
             return Stop(SHUTDOWN, state)
+        tele = state.me.node.telemetry
+        if tele.wants(_RESTART_EVENT):
+            tele.execute(_RESTART_EVENT, {"count": 1}, {"supervisor": state.me.pid, "id": None})
         child.restarts += 1
         result = await _run_start(child.spec, flags.extra_arguments)
         if type(result) is Ok:
