@@ -10,6 +10,9 @@
     soundforge export TRACK_ID [--stem S]     stems as "Artist - Title (stem).wav" or a zip
     soundforge users create EMAIL [--admin]   make an account (password on stdin/prompt)
     soundforge tokens create EMAIL [--name N] print a new API token for an account
+    soundforge actors tree|show NAME|top      the running server's processes (admin API token)
+    soundforge actors restart|stop|kill NAME  restart, stop or kill one of them
+    soundforge queues [pause|resume NAME]     the job queues: jobs by state, pause, resume
     soundforge bench runtime|queue|analysis|separation|web   measure (one JSON object)
     soundforge version
 
@@ -29,6 +32,7 @@ from typing import Any, NoReturn
 import msgspec
 
 from soundforge import __version__
+from soundforge.admin_cli import register as _admin_commands
 from soundforge.config import InvalidDataDir, Settings, load_settings
 from soundforge.errors import SoundForgeError
 from soundforge.runtime.application import Application
@@ -110,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     tree.set_defaults(handler=_tree)
 
     _audio_commands(commands)
+    _admin_commands(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark and print one JSON object")
     bench.add_argument(

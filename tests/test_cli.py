@@ -82,7 +82,7 @@ def test_tree_json_shows_the_supervision_tree(data_dir: Path) -> None:
     assert children["soundforge.ports.separator"]["summary"]["size"] == 2
     queue_ids = [c["child_id"] for c in children["Queues"]["children"]]
     for queue in ("download", "processing", "analysis"):
-        assert repr(("queue", queue)) in queue_ids
+        assert f"queue:{queue}" in queue_ids
     assert children["Repo"]["summary"]["healthy"] is True
     assert children["Migrator"]["status"] == "stopped", "it migrated and returned IGNORE"
 

@@ -29,7 +29,7 @@ from soundforge.actors import repo
 from soundforge.runtime import pubsub
 from soundforge.runtime.child_spec import ChildSpec
 from soundforge.runtime.gen_server import GenServer, Init, NoReply, Reply
-from soundforge.runtime.introspect import ProcessInfo, tree
+from soundforge.runtime.introspect import ActorsSnapshot, ProcessInfo, tree
 from soundforge.runtime.process import From, current_process
 from soundforge.runtime.results import StartResult
 
@@ -43,15 +43,6 @@ TOPIC: Final = "admin:actors"
 #: Kinds folded into one entry per parent (see the module's docstring).
 FOLDED_KINDS: Final = frozenset({"http", "websocket"})
 _LIVE_STATES: Final = ("available", "executing", "retryable", "scheduled")
-
-
-class ActorsSnapshot(msgspec.Struct, frozen=True, tag="admin.actors"):
-    """The node's tree at ``at`` (Unix seconds), as the console draws it."""
-
-    node: str
-    at: float
-    processes: int
-    tree: list[ProcessInfo]
 
 
 class Sample(msgspec.Struct, frozen=True):
@@ -209,7 +200,7 @@ def _fold(children: list[ProcessInfo]) -> list[ProcessInfo]:
                 pid=None,
                 kind=kind,
                 status=f"{len(group)} open",
-                child_id=f"{len(group)} {kind} processes",
+                child_id=f"{len(group)} {kind} process{'es' if len(group) > 1 else ''}",
                 mailbox=sum(c.mailbox for c in group),
                 handled=sum(c.handled for c in group),
                 rate=round(sum(c.rate or 0.0 for c in group), 1),

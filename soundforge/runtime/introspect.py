@@ -29,6 +29,7 @@ from soundforge.runtime.process import Pid, Process
 from soundforge.runtime.results import ChildError, ChildInfo
 
 __all__ = [
+    "ActorsSnapshot",
     "AmbiguousTarget",
     "ProcessInfo",
     "child_id",
@@ -75,14 +76,32 @@ class ProcessInfo(msgspec.Struct, omit_defaults=True):
     children: list[ProcessInfo] = msgspec.field(default_factory=list)
 
 
+class ActorsSnapshot(msgspec.Struct, frozen=True, tag="admin.actors"):
+    """A node's tree at ``at`` (Unix seconds), as the admin console draws it (sampled and
+    broadcast by ``soundforge.actors.observer``)."""
+
+    node: str
+    at: float
+    processes: int
+    tree: list[ProcessInfo]
+
+
 class AmbiguousTarget(LookupError):
     """More than one process answers to a name; the message lists their pids."""
 
 
 def describe(pid: Pid) -> ProcessInfo | None:
-    """A process as data, without its children; None if it is not alive."""
+    """A process as data, without its children (with its child id and restarts, as the
+    tree shows it); None if it is not alive."""
     proc = pid._proc
-    return _info(proc, None, 0) if proc is not None else None
+    if proc is None:
+        return None
+    parent = proc.parent
+    if parent is not None and parent.alive:
+        for child in _supervised_children(parent) or ():
+            if child.pid is proc.pid:
+                return _info(proc, child.id, child.restarts)
+    return _info(proc, None, 0)
 
 
 def tree(node: Node) -> list[ProcessInfo]:
@@ -227,9 +246,11 @@ def _info(proc: Process, child_id: Any, restarts: int) -> ProcessInfo:
         started_at=proc.started_at,
         uptime_s=round(time.time() - proc.started_at, 3),
         trap_exit=proc.trap_exit,
-        links=sorted(repr(p.pid) for p in proc.links) if proc.links else [],
+        links=[repr(p.pid) for p in sorted(proc.links, key=_pid_order)] if proc.links else [],
         monitored_by=len(proc.watchers) if proc.watchers else 0,
-        monitors=sorted(repr(p.pid) for p in proc.watching.values()) if proc.watching else [],
+        monitors=[repr(p.pid) for p in sorted(proc.watching.values(), key=_pid_order)]
+        if proc.watching
+        else [],
         summary=_plain(summary),
     )
     used = getattr(behaviour, "intensity_used", None)
@@ -242,10 +263,17 @@ def _info(proc: Process, child_id: Any, restarts: int) -> ProcessInfo:
     return info
 
 
+def _pid_order(proc: Process) -> int:
+    return proc.pid.id
+
+
 def label(value: Any) -> str:
-    """A name or child id as the tree prints it (a class by its name)."""
+    """A name or child id as the tree prints it: a class by its name, a tuple of strings
+    joined by colons (``queue:download``), anything else as its repr."""
     if isinstance(value, type):
         return value.__name__
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return ":".join(value)
     return value if isinstance(value, str) else repr(value)
 
 

@@ -31,13 +31,14 @@ from quart import Blueprint, Response
 
 from soundforge.accounts import Action
 from soundforge.actors.observer import DEFAULT_NAME as OBSERVER
-from soundforge.actors.observer import ActorsSnapshot, Sample
+from soundforge.actors.observer import Sample
 from soundforge.runtime import gen_server
 from soundforge.runtime import process as processes
 from soundforge.runtime._reports import CrashReport
 from soundforge.runtime.errors import CallError
 from soundforge.runtime.exit import KILL, format_reason
 from soundforge.runtime.introspect import (
+    ActorsSnapshot,
     AmbiguousTarget,
     ProcessInfo,
     child_id,
