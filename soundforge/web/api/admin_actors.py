@@ -122,11 +122,24 @@ async def show() -> Response:
     require_admin()
     target = read_query(TargetQuery).target
     proc = _find(target)
-    info = describe(proc.pid)
+    # As the observer samples it (rate, CPU, queue counts), else as introspection sees it.
+    snapshot: ActorsSnapshot = await gen_server.call(OBSERVER, Sample(), timeout=5.0)
+    info = _sampled(snapshot.tree, repr(proc.pid)) or describe(proc.pid)
     if info is None:
         raise NotFound(f"{target} has just exited")
+    info.children = []
     reports = [CrashView.of(r) for r in crash_reports(proc)]
     return json_response(ProcessDetail(info, reports))
+
+
+def _sampled(nodes: list[ProcessInfo], pid: str) -> ProcessInfo | None:
+    for node in nodes:
+        if node.pid == pid:
+            return node
+        found = _sampled(node.children, pid)
+        if found is not None:
+            return found
+    return None
 
 
 @blueprint.post("/restart")
