@@ -179,9 +179,7 @@ def _act(args: argparse.Namespace) -> int:
     body = client.post(path, {"target": args.target})
 
     def message() -> str:
-        result = client.decode(body, ActionResult, path)
-        after = f" (now {result.after})" if result.action == "restart" and result.after else ""
-        return f"{result.message}{after}"
+        return client.decode(body, ActionResult, path).message
 
     return _print(args, body, message)
 

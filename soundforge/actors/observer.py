@@ -118,7 +118,7 @@ class Observer(GenServer[_State]):
         state.handled = seen
         for os_pid in [p for p in state.programs if p not in live]:
             del state.programs[os_pid]
-        return ActorsSnapshot(node.name, time.time(), len(node.processes), _fold(roots))
+        return ActorsSnapshot(node.name, time.time(), len(node.processes), _fold(roots), TOPIC)
 
     async def _queue_counts(self, state: _State) -> dict[str, dict[str, int]] | None:
         """Jobs by queue and live state, from the partial indexes (never the history)."""

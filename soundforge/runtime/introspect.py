@@ -84,6 +84,8 @@ class ActorsSnapshot(msgspec.Struct, frozen=True, tag="admin.actors"):
     at: float
     processes: int
     tree: list[ProcessInfo]
+    #: The PubSub topic it was broadcast on (pages route events by topic).
+    topic: str | None = None
 
 
 class AmbiguousTarget(LookupError):
@@ -157,9 +159,10 @@ def crash_reports(proc: Process) -> list[CrashReport]:
     parent = proc.parent
     if parent is None or not parent.alive:
         return []
-    reports = _reports_of(parent) or []
     own_id = child_id(proc)
-    return [r for r in reports if r.child_id == own_id]
+    if own_id is None:  # a dynamic child: its reports cannot be told from its siblings'
+        return []
+    return [r for r in _reports_of(parent) or [] if r.child_id == own_id]
 
 
 def _reports_of(proc: Process) -> list[CrashReport] | None:

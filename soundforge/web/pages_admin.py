@@ -1,10 +1,15 @@
-"""The administrator's pages: overview, users, audit log and queues (``/admin/...``).
+"""The administrator's pages: overview, users, audit log, queues and actors (``/admin/...``).
 
 Phoenix's admin LiveViews, server-rendered: each page is drawn from the domain layers
 directly (``accounts.list_users``, ``accounts.list_entries``, the ``jobs`` table) so it is
 complete without JavaScript, and ``web/static/js/admin.js`` adds the actions (role, suspend,
 pause, retry, cancel) through the JSON API under ``/api/v1/admin`` and refreshes the queue
 counts every few seconds. Every page needs an admin; anyone else signed in gets the 403 page.
+
+The actors page (``/admin/actors``, Erlang's observer in the browser) is the exception: the
+supervision tree is live data, so the page is a frame that ``web/static/js/admin-actors.js``
+fills from ``GET /api/v1/admin/actors`` and then keeps current from the ``admin:actors``
+WebSocket topic (``soundforge.actors.observer``); its actions go through the same JSON API.
 
 Unlike Oban's dashboard, a queue's "paused" flag is this node's producer's (a pause is not
 persisted, see ``soundforge.queue.queues``); a queue this node does not run shows its counts
@@ -151,6 +156,12 @@ async def queues() -> str:
         failed_states=_ACTIONABLE,
         state=state if state in _ACTIONABLE else "",
     )
+
+
+@blueprint.get("/actors")
+@admin_required
+async def actors() -> str:
+    return await render_template("admin/actors.html", section="actors")
 
 
 def _int_arg(name: str, default: int) -> int:

@@ -69,6 +69,9 @@ class TargetQuery(msgspec.Struct, frozen=True):
 
 class TargetBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     target: Target
+    #: Look for ``target`` among this supervisor's children only (its pid or name): how the
+    #: console names a child whose id other supervisors' children share (``producer``).
+    supervisor: Target | None = None
 
 
 class CrashView(msgspec.Struct, frozen=True):
@@ -173,14 +176,21 @@ _AUDITED = {
 
 async def _act(action: Literal["restart", "stop", "kill"]) -> Response:
     require_admin()
-    target = (await read_body(TargetBody)).target
-    try:
-        proc: Process | None = _find(target)
-    except NotFound:
-        stopped = _stopped_child(target) if action == "restart" else None
-        if stopped is None:
-            raise
-        proc = None
+    body = await read_body(TargetBody)
+    target = body.target
+    stopped: tuple[Process, Any] | None = None
+    if body.supervisor is not None:
+        proc, stopped = _child_of(_find(body.supervisor), target)
+    else:
+        try:
+            proc = _find(target)
+        except NotFound:
+            stopped = _stopped_child(target) if action == "restart" else None
+            if stopped is None:
+                raise
+            proc = None
+    if proc is None and action != "restart":
+        raise Conflict(f"{target} is not running; restart it first")
     if proc is not None:
         _refuse_own_server(proc, target)
     if action == "kill":
@@ -214,6 +224,27 @@ def _find(target: str) -> Process:
     return proc
 
 
+def _child_of(
+    supervisor: Process, target: str
+) -> tuple[Process | None, tuple[Process, Any] | None]:
+    """The child of ``supervisor`` whose id, pid or name is ``target``: the live process,
+    or (supervisor, id) when it is not running."""
+    children = getattr(supervisor.behaviour, "children_info", None)
+    if supervisor.kind != "supervisor" or children is None or supervisor.state is None:
+        raise Conflict(f"{label(supervisor.name or supervisor.pid)} is not a supervisor")
+    for child in children(supervisor.state):
+        pid = child.pid
+        live = pid._proc if isinstance(pid, processes.Pid) else None
+        names = {label(child.id)}
+        if live is not None:
+            names.add(repr(pid))
+            if live.name is not None:
+                names.add(label(live.name))
+        if target in names:
+            return (live, None) if live is not None else (None, (supervisor, child.id))
+    raise NotFound(f"{supervisor.pid!r} has no child called {target!r}")
+
+
 def _stopped_child(target: str) -> tuple[Process, Any] | None:
     """A supervisor's child that is not running and whose id is ``target``."""
     me = current_process()
@@ -243,12 +274,18 @@ def _refuse_own_server(proc: Process, target: str) -> None:
             ancestor = ancestor.parent
 
 
+def _display(proc: Process) -> str:
+    """How a message names a process: its child id or name, and its pid."""
+    own = child_id(proc)
+    name = label(own) if own is not None else label(proc.name) if proc.name is not None else None
+    return f"{name} ({proc.pid!r})" if name is not None else repr(proc.pid)
+
+
 def _kill(proc: Process, target: str) -> ActionResult:
     before = repr(proc.pid)
+    message = f"{_display(proc)} was killed; its supervisor reacts."
     processes.exit(proc.pid, KILL)
-    return ActionResult(
-        "kill", target, before, None, f"{target} ({before}) was killed; its supervisor reacts"
-    )
+    return ActionResult("kill", target, before, None, message)
 
 
 async def _supervised(
@@ -262,22 +299,23 @@ async def _supervised(
             f"{'restarted' if action == 'restart' else 'stopped'} by id; kill it to let its "
             "owner react"
         )
-    before = repr(proc.pid)
+    before, shown = repr(proc.pid), _display(proc)
     stopped = await _call(terminate_child(parent.pid, own_id), target)
     if isinstance(stopped, Error):
         raise Conflict(f"{target} could not be stopped: {stopped.reason!r}")
     if action == "stop":
-        return ActionResult("stop", target, before, None, f"{target} was stopped")
+        return ActionResult("stop", target, before, None, f"{shown} was stopped.")
     return await _start_again(parent, own_id, target, before)
 
 
 async def _start_again(
-    parent: Process, child_id: Any, target: str, before: str | None = None
+    parent: Process, own_id: Any, target: str, before: str | None = None
 ) -> ActionResult:
-    started = await _call(restart_child(parent.pid, child_id), target)
+    started = await _call(restart_child(parent.pid, own_id), target)
     if isinstance(started, Ok):
         after = repr(started.pid) if started.pid is not None else None
-        return ActionResult("restart", target, before, after, f"{target} was restarted")
+        message = f"{label(own_id)} was restarted" + (f" as {after}." if after else ".")
+        return ActionResult("restart", target, before, after, message)
     reason = getattr(started, "reason", started)
     raise Conflict(f"{target} could not be started again: {format_reason(reason)}")
 

@@ -230,3 +230,28 @@ async def test_admins_follow_the_tree_over_the_websocket(
         snapshot = json.loads(await asyncio.wait_for(ws.recv(), 3.0))
     assert snapshot["type"] == "admin.actors"
     assert any(n.get("child_id") == "Queues" for n in walk(snapshot["tree"]))
+
+
+async def test_a_child_id_many_share_is_found_under_its_supervisor(admin: User) -> None:
+    before = named(await tree(admin), "queue:analysis")
+    (producer,) = [c for c in before["children"] if c.get("child_id") == "producer"]
+    body = {"target": "producer", "supervisor": "queue:analysis"}
+    response = await admin.client.post("/api/v1/admin/actors/stop", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["message"] == f"producer ({producer['pid']}) was stopped."
+    after = named(await tree(admin), "queue:analysis")
+    assert [c["status"] for c in after["children"] if c.get("child_id") == "producer"] == [
+        "stopped"
+    ]
+    response = await admin.client.post("/api/v1/admin/actors/kill", json=body)
+    assert response.status_code == 409  # nothing runs to be killed
+    response = await admin.client.post("/api/v1/admin/actors/restart", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (
+        result["before"] is None
+        and result["message"] == f"producer was restarted as {result['after']}."
+    )
+    body = {"target": "no such child", "supervisor": "queue:analysis"}
+    response = await admin.client.post("/api/v1/admin/actors/restart", json=body)
+    assert response.status_code == 404
