@@ -29,12 +29,13 @@ function sayError(error) {
 }
 
 /**
- * Asks in the page's <dialog>; resolves true when confirmed.
+ * Asks in the page's <dialog>; resolves true when confirmed. Exported for the actors console
+ * (actors-actions.js), which asks in the same layout's dialog.
  * @param {string} text
  * @param {string} confirmLabel
  * @returns {Promise<boolean>}
  */
-function confirmAction(text, confirmLabel) {
+export function confirmAction(text, confirmLabel) {
   if (!dialog) return Promise.resolve(window.confirm(text));
   /** @type {HTMLElement} */ (dialog.querySelector('#confirm-text')).textContent = text;
   /** @type {HTMLElement} */ (dialog.querySelector('#confirm-ok')).textContent = confirmLabel;
