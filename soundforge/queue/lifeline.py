@@ -17,8 +17,10 @@ racing each job is rescued exactly once. Every node runs one; no leader is neede
 The lifeline starts before the queues (its first heartbeat is in ``init``, so no job is ever
 claimed by a node without a row) and stops after them; on a clean stop it gives back what
 its node still holds and deletes its row, so other nodes pick the work up at once instead
-of after ``rescue_after``. Emits ``("queue", "lifeline", "rescue")`` with ``rescued`` and
-``discarded`` counts when it rescued anything.
+of after ``rescue_after``. A node's *run* begins with its first lifeline; one restarted by
+its supervisor continues that run (its start is kept on the runtime node), since the
+node's producers are still running the jobs they claimed. Emits ``("queue", "lifeline",
+"rescue")`` with ``rescued`` and ``discarded`` counts when it rescued anything.
 
 Differences from Oban: Oban's open-source lifeline rescues by age alone (``rescue_after``,
 default 60 min) and so may re-run jobs that are still running; heartbeats make the rescue
@@ -45,6 +47,11 @@ __all__ = ["Lifeline"]
 log = logging.getLogger(__name__)
 
 RESCUE: Final = ("queue", "lifeline", "rescue")
+#: Where a runtime node keeps the start of each queue tree's run (``node.extensions``).
+_RUNS: Final = "soundforge.queue.lifeline.runs"
+#: Backoff between attempts of the first heartbeat while the database is unreachable.
+_FIRST_BACKOFF: Final = 0.1
+_MAX_FIRST_BACKOFF: Final = 2.0
 
 
 class _Tick(msgspec.Struct, frozen=True):
@@ -68,11 +75,7 @@ class Lifeline(GenServer[_State]):
         proc = current_process()
         assert proc is not None
         proc.trap_exit = True  # terminate gives the node's jobs back on a clean stop
-        timeout = ctx.config.op_timeout
-        # The database must be there when the queues start (the Repo starts before them):
-        # a failure here is this child's start failure, reported by its supervisor.
-        async with pool_of(ctx.pool).acquire(timeout=timeout) as conn:
-            started_at = await _sql.heartbeat(conn, ctx.node, None, dict(ctx.config.queues))
+        started_at = await _first_heartbeat(ctx, proc)
         state = _State(ctx, proc, started_at)
         self._arm(state)
         return Init(state)
@@ -135,3 +138,43 @@ class Lifeline(GenServer[_State]):
 
     def format_status(self, state: _State) -> Any:
         return {"node": state.ctx.node, "started_at": state.started_at.isoformat()}
+
+
+async def _first_heartbeat(ctx: QueueContext, proc: Process) -> datetime:
+    """Register the node before any job can be claimed; the database must answer.
+
+    At boot the Repo starts first, so it does. But the queues may also be restarted while
+    PostgreSQL restarts (the chaos harness does both): failing at once would make the
+    supervisor above retry at once, and spend its whole restart intensity within
+    milliseconds. So a transient failure is retried with capped backoff, on the node's
+    clock, for up to ``op_timeout``; after that it is this child's start failure, reported
+    by its supervisor.
+    """
+    clock = proc.node.clock
+    deadline = clock.time() + ctx.config.op_timeout
+    delay = _FIRST_BACKOFF
+    # The node's run outlives this process: a lifeline restarted by its supervisor continues
+    # it, or its own producers' running jobs would look claimed by a dead run and be rescued
+    # (and run twice) while they still run.
+    runs: dict[tuple[str, str], datetime] = proc.node.extensions.setdefault(_RUNS, {})
+    key = (ctx.config.name, ctx.node)
+    while True:
+        try:
+            async with pool_of(ctx.pool).acquire(timeout=ctx.config.op_timeout) as conn:
+                started_at: datetime = await _sql.heartbeat(
+                    conn, ctx.node, runs.get(key), dict(ctx.config.queues)
+                )
+                runs[key] = started_at
+                return started_at
+        except TRANSIENT as error:
+            if clock.time() + delay > deadline:
+                raise
+            if delay == _FIRST_BACKOFF:
+                log.warning("the lifeline of %s waits for the database (%s)", ctx.node, error)
+        woken = proc.node.loop.create_future()
+        timer = clock.call_later(delay, woken.set_result, None)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+        delay = min(delay * 2, _MAX_FIRST_BACKOFF)

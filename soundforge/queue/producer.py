@@ -45,6 +45,7 @@ import msgspec
 
 from soundforge.queue import _sql, signals
 from soundforge.queue._db import Kept
+from soundforge.queue._names import clear_leftovers
 from soundforge.queue._running import Running
 from soundforge.queue.config import QueueContext
 from soundforge.queue.executor import Outcome, Released
@@ -423,8 +424,11 @@ class QueueSupervisor(Supervisor):
     which kills whatever still runs.
     """
 
-    def init(self, setup: QueueSetup) -> SupervisorSpec:
+    async def init(self, setup: QueueSetup) -> SupervisorSpec:  # type: ignore[override]
         ctx: QueueContext = setup.ctx
+        # After this supervisor was killed, its old children may still be terminating under
+        # the names the new ones register (see _names.py).
+        await clear_leftovers(ctx.name(role, setup.queue) for role in ("foreman", "producer"))
         return SupervisorSpec(
             [
                 ChildSpec(

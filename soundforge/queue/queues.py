@@ -33,6 +33,7 @@ from typing import Any
 
 from soundforge.queue import engine, signals
 from soundforge.queue._db import PoolSource
+from soundforge.queue._names import clear_leftovers
 from soundforge.queue.config import QueueConfig, QueueContext
 from soundforge.queue.cron import Cron, IsLeader
 from soundforge.queue.lifeline import Lifeline
@@ -85,9 +86,16 @@ class Queues(Supervisor):
         )
         return spec.with_(**overrides) if overrides else spec
 
-    def init(self, arg: tuple[QueueConfig, PoolSource]) -> SupervisorSpec:
+    async def init(  # type: ignore[override]  # the supervisor awaits an async init
+        self, arg: tuple[QueueConfig, PoolSource]
+    ) -> SupervisorSpec:
         config, pool = arg
         ctx = QueueContext.build(config, pool)
+        # After this supervisor was killed, its old children may still be terminating under
+        # the names the new ones register (see _names.py).
+        roles: list[tuple[str, ...]] = [("notifier",), ("lifeline",), ("pruner",), ("cron",)]
+        roles += [(role, q) for q in config.queues for role in ("foreman", "producer")]
+        await clear_leftovers(ctx.name(*role) for role in roles)
         children: list[Any] = [
             Notifier.child_spec(ctx, id="notifier", start=_named(Notifier, ctx, "notifier")),
             Lifeline.child_spec(ctx, id="lifeline", start=_named(Lifeline, ctx, "lifeline")),

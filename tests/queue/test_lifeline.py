@@ -7,11 +7,17 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import pytest
 
-from soundforge.queue import JobState, _sql, insert, insert_all, list_jobs, new_job
-from soundforge.runtime.exit import KILL
-from soundforge.runtime.process import exit
-from tests.queue.conftest import Events, StartNode, wait_for, wait_until
+from soundforge.queue import JobState, QueueConfig, _sql, insert, insert_all, list_jobs, new_job
+from soundforge.queue.config import QueueContext
+from soundforge.queue.lifeline import Lifeline
+from soundforge.runtime.exit import KILL, SHUTDOWN
+from soundforge.runtime.gen_server import stop
+from soundforge.runtime.node import Node
+from soundforge.runtime.process import Pid, exit
+from soundforge.runtime.results import Error, Ok
+from tests.queue.conftest import FAST, Events, StartNode, wait_for, wait_until
 from tests.queue.workers import Noop, Slow
 
 
@@ -90,3 +96,48 @@ def _has(events: Events, job_id: int) -> Any:
         return bool(events.of("start", job_id))
 
     return check
+
+
+@pytest.mark.parametrize(("failures", "starts"), [(2, True), (1000, False)])
+async def test_the_first_heartbeat_waits_a_bounded_time_for_the_database(
+    node: Node, shell: Pid, pool: Any, failures: int, starts: bool
+) -> None:
+    # The queues may be restarted while PostgreSQL restarts (soundforge chaos does both): a
+    # start failing at once would spend the supervisor's restart intensity in milliseconds.
+    calls = 0
+
+    def restarting_database() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls <= failures:
+            raise OSError("the database system is starting up")
+        return pool
+
+    config = QueueConfig(node_name="late", workers=[Noop], **{**FAST, "op_timeout": 1.0})
+    result = await Lifeline.start(QueueContext.build(config, restarting_database))
+    if not starts:
+        assert isinstance(result, Error) and isinstance(result.reason, OSError)
+        return
+    assert isinstance(result, Ok) and calls == failures + 1
+    assert await pool.fetchval("SELECT count(*) FROM queue_nodes WHERE name = 'late'") == 1
+    await stop(result.pid, SHUTDOWN)
+
+
+async def test_a_restarted_lifeline_continues_the_run_and_rescues_nothing_running(
+    start_node: StartNode, pool: Any
+) -> None:
+    # A new lifeline that declared a new run would have the node's own running jobs rescued,
+    # and run twice, while they still run (found by soundforge chaos killing the lifeline).
+    qnode = await start_node("a")
+    job = await insert(pool, Slow, {"seconds": 1.0})
+    await wait_for(pool, job.id, JobState.EXECUTING)
+    old = qnode.pid("lifeline")
+    with qnode.inside():
+        exit(old, KILL)
+
+    async def restarted() -> bool:
+        return ("queues", "lifeline") in qnode.node.names and qnode.pid("lifeline") is not old
+
+    await wait_until(restarted, what="the supervisor started a new lifeline")
+    done = await wait_for(pool, job.id, JobState.COMPLETED)
+    assert done.attempt == 1 and done.errors == []
