@@ -352,7 +352,14 @@ def _is_outage(error: BaseException, conn: Any) -> bool:
         return False
     if isinstance(error, _OUTAGES):
         return True
-    return isinstance(error, asyncpg.InterfaceError) and conn.is_closed()
+    if not isinstance(error, asyncpg.InterfaceError):
+        return False
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        # The Repo saw the outage first and terminated its pool, which took the connection
+        # back from under the caller: asking the proxy anything raises this again.
+        return True
 
 
 def _unavailable(error: BaseException) -> DatabaseUnavailable:

@@ -139,6 +139,23 @@ async def test_an_outage_fails_fast_and_the_repo_recovers(
     await stop(pid)
 
 
+async def test_a_connection_taken_back_by_a_terminated_pool_is_an_outage(
+    shell: Pid, cluster: EmbeddedPostgres
+) -> None:
+    # The Repo saw an outage first and terminated its pool under a caller holding a
+    # connection (soundforge chaos, a PostgreSQL restart): the caller gets the 503 sentence,
+    # not asyncpg's InterfaceError from the proxy that was taken back.
+    pid = await start_repo(dsn=cluster.dsn)
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            async with repo.connection() as conn:
+                repo.pool().terminate()
+                await conn.fetchval("SELECT 1")
+        assert caught.value.status == 503 and one_sentence(str(caught.value))
+    finally:
+        await stop(pid)
+
+
 async def test_checkout_is_bounded(shell: Pid, cluster: EmbeddedPostgres) -> None:
     pid = await start_repo(dsn=cluster.dsn, pool_max=1)
     try:
