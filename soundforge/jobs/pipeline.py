@@ -4,7 +4,8 @@ Each stage asks a warm port of its pool to do the audio work (``soundforge.actor
 relays the port's progress to PubSub (``track:<id>``) and to the job's ``meta.progress``, and
 then, in **one transaction**, records its results, inserts the next stage's job and marks its
 own job completed, so a crash between the two can neither lose the next stage nor run it
-twice. Jobs are unique per (track, stage) while incomplete.
+twice; an attempt that is no longer its job's (cancelled, or rescued and run again) commits
+nothing. Jobs are unique per (track, stage) while incomplete.
 
 Failures follow the queue's rules with the audio error's own judgement:
 
@@ -63,6 +64,8 @@ PROGRESS_SAVE_INTERVAL: Final = 1.0
 #: The least time between two progress events of one stage on PubSub (seconds).
 PROGRESS_EVENT_INTERVAL: Final = 0.2
 _UNIQUE_PER_TRACK: Final = Unique(period=None, keys=("track_id",), states=INCOMPLETE_STATES)
+#: The result of an attempt whose job had moved on (nobody records it: see ``commit``).
+_SUPERSEDED: Final = {"superseded": True}
 
 
 class DownloadArgs(msgspec.Struct, frozen=True):
@@ -176,6 +179,10 @@ def _publish(context: PipelineContext, topic: str, event: Any) -> None:
         log.exception("could not publish %r on %s", event, topic)
 
 
+class _Superseded(Exception):
+    """Rolls back the commit of an attempt that is no longer its job's (see ``commit``)."""
+
+
 class StageTimedOut(AudioError):
     """A stage ran past its time limit; its program was killed. Retried like a crash."""
 
@@ -287,16 +294,32 @@ class _Stage(Worker):
         record: Callable[[Any], Awaitable[None]],
         next_job: type[Worker] | None,
         status: str,
-    ) -> None:
-        """Record the results, queue the next stage and complete this job in one transaction;
+    ) -> bool:
+        """Complete this job, record the results and queue the next stage in one transaction;
         then say so at once, before the next stage's job (woken by the commit's NOTIFY, a
-        round trip later) can announce its start on this node."""
-        async with repo.transaction(context.repo) as conn:
-            await record(conn)
-            if next_job is not None:
-                options = await _user_options(conn, next_job, track.user_id)
-                await insert(conn, next_job, {"track_id": track.id, "options": options})
-            await complete_job(conn, job)
+        round trip later) can announce its start on this node.
+
+        False, with nothing recorded, when this attempt is no longer the job's (it was
+        cancelled, or rescued and run again while this one still ran): committing a stale
+        attempt would queue the next stage a second time once the first had finished.
+        """
+        try:
+            async with repo.transaction(context.repo) as conn:
+                if not await complete_job(conn, job):
+                    raise _Superseded
+                await record(conn)
+                if next_job is not None:
+                    options = await _user_options(conn, next_job, track.user_id)
+                    await insert(conn, next_job, {"track_id": track.id, "options": options})
+        except _Superseded:
+            log.info(
+                "%s of track %s: attempt %d of job %d was superseded; its results are dropped",
+                self.stage,
+                track.id,
+                job.attempt,
+                job.id,
+            )
+            return False
         topic = track_topic(track.id)
         _publish(
             context,
@@ -306,6 +329,7 @@ class _Stage(Worker):
         event = TrackStatusChanged(track.id, track.user_id, status)
         _publish(context, topic, event)
         _publish(context, user_topic(track.user_id), event)
+        return True
 
     async def _set_status(
         self, context: PipelineContext, track: tracks.Track, status: str, error: str | None = None
@@ -370,7 +394,8 @@ class Download(_Stage):
             )
 
         try:
-            await self.commit(context, job, track, record, Separate, "separating")
+            if not await self.commit(context, job, track, record, Separate, "separating"):
+                return _SUPERSEDED
         except asyncpg.UniqueViolationError:
             # The same content arrived for another import of this user in the meantime.
             again = await tracks.find_duplicate(
@@ -458,7 +483,8 @@ class Separate(_Stage):
                 conn, track.id, separated.engine, separated.model, stems, separated.options
             )
 
-        await self.commit(context, job, track, record, Analyze, "analysing")
+        if not await self.commit(context, job, track, record, Analyze, "analysing"):
+            return _SUPERSEDED
         return {
             "engine": separated.engine,
             "model": separated.model,
@@ -512,7 +538,8 @@ class Analyze(_Stage):
                 duration_ms=analysed.duration_ms,
             )
 
-        await self.commit(context, job, track, record, None, "ready")
+        if not await self.commit(context, job, track, record, None, "ready"):
+            return _SUPERSEDED
         return {"tempo": analysed.tempo, "key": analysed.key, "camelot": analysed.camelot}
 
 
