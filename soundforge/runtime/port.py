@@ -47,9 +47,9 @@ stdin EOF is orphaned. Here:
 **Telemetry** (``node.telemetry``; see ``docs/telemetry.md``). ``("runtime", "port",
 "start")`` when the program is spawned, ``("runtime", "port", "exit")`` when it exits (emitted
 by the OS side, so also after the actor was killed), and ``("runtime", "port", "rss")`` every
-``PortOptions.rss_interval`` seconds while someone listens to it: psutil's walk over the
-program's descendants takes a millisecond or more, so it runs in a worker thread, never on
-the loop, and not at all when nobody listens.
+``PortOptions.rss_interval`` seconds (the first a second after the start): psutil's walk over
+the program's descendants reads /proc, a millisecond or more per program, so it runs in a
+worker thread, never on the loop; ``format_status`` shows the last sample.
 """
 
 from __future__ import annotations
@@ -136,6 +136,8 @@ START_EVENT: Final = ("runtime", "port", "start")
 EXIT_EVENT: Final = ("runtime", "port", "exit")
 #: Telemetry: a sample of the resident memory of the program and its descendants.
 RSS_EVENT: Final = ("runtime", "port", "rss")
+#: Seconds from a program's start to its first memory sample.
+_FIRST_RSS_SAMPLE: Final = 1.0
 
 
 class PortOptions(msgspec.Struct, frozen=True):
@@ -156,8 +158,8 @@ class PortOptions(msgspec.Struct, frozen=True):
     owner: Pid | None = None
     #: The largest frame either way, in bytes.
     max_frame: int = MAX_FRAME_SIZE
-    #: Seconds between resident-memory samples (telemetry ``RSS_EVENT``, taken only while a
-    #: handler is attached to it); None: never.
+    #: Seconds between resident-memory samples (``format_status``'s ``rss`` and telemetry's
+    #: ``RSS_EVENT``); None: never.
     rss_interval: float | None = 10.0
 
     def __post_init__(self) -> None:
@@ -460,7 +462,7 @@ class Port(GenServer[_PortState]):
         table.adopt(program)
         state = _PortState(options, me.pid, options.owner, program, report)
         me.add_exit_hook(functools.partial(_on_port_death, state))
-        _arm_rss_timer(state)
+        _arm_rss_timer(state, first=True)
         logger = logging.getLogger(f"soundforge.port.{options.label}")
         stdout = _pump_frames(state, options.max_frame) if options.framing else _pump_lines(state)
         state.readers.append(_reader_task(loop, me.pid, "stdout", stdout, options.label))
@@ -518,12 +520,13 @@ class Port(GenServer[_PortState]):
         if kind is _DrainOver:
             return self._finish(state)
         if kind is _SampleRss:
+            # Always sampled (format_status shows the last one), never on the loop: psutil's
+            # walk over the program's descendants reads /proc, milliseconds per program.
             program = state.program
             if program.status is None:
-                if state.telemetry.telemetry.wants(RSS_EVENT):
-                    loop = program.table.loop
-                    sample = loop.run_in_executor(None, resident_memory, program.pid)
-                    sample.add_done_callback(functools.partial(_sampled, state.port))
+                loop = program.table.loop
+                sample = loop.run_in_executor(None, resident_memory, program.pid)
+                sample.add_done_callback(functools.partial(_sampled, state.port))
                 _arm_rss_timer(state)
             return NoReply(state)
         if kind is _RssSampled:
@@ -566,7 +569,8 @@ class Port(GenServer[_PortState]):
             "dropped": state.dropped,
             "exit_status": program.status,
             "closing": state.closing,
-            "rss": resident_memory(program.pid) if program.status is None else None,
+            # The last sample (every rss_interval; the first one second after the start).
+            "rss": state.telemetry.last_rss if program.status is None else None,
         }
 
     def _finish(self, state: _PortState) -> Any:
@@ -579,11 +583,12 @@ class Port(GenServer[_PortState]):
         return Stop(PortExited(state.options.label, status), state)
 
 
-def _arm_rss_timer(state: _PortState) -> None:
+def _arm_rss_timer(state: _PortState, first: bool = False) -> None:
     interval = state.options.rss_interval
     if interval is not None:
         clock = state.program.table.clock
-        state.rss_timer = clock.call_later(interval, send, state.port, _SAMPLE_RSS)
+        delay = min(interval, _FIRST_RSS_SAMPLE) if first else interval
+        state.rss_timer = clock.call_later(delay, send, state.port, _SAMPLE_RSS)
 
 
 def _report_exit(state: _PortState) -> None:

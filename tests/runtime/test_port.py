@@ -168,6 +168,12 @@ async def test_frames_round_trip_and_introspection(shell: Pid, tmp_path: Path) -
     assert status["os_pid"] == pid
     assert status["frames_in"] == status["frames_out"] == len(values)
     assert status["argv"][1].endswith("echo.py")
+    # memory is sampled in a worker thread, the first time a second after the start
+    for _ in range(50):
+        status = proc.behaviour.format_status(proc.state)
+        if status["rss"] is not None:
+            break
+        await asyncio.sleep(0.05)
     assert status["rss"] > 1_000_000
 
 

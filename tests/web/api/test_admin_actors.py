@@ -178,7 +178,12 @@ async def test_a_killed_port_program_shows_its_crash_report(
     spec = Port.child_spec(options).with_(restart=Restart.PERMANENT)
     started = await dynamic_supervisor.start_child(NAMES.ports, spec)
     assert isinstance(started, Ok)
-    (sleeper,) = sleepers(await tree(admin))
+    deadline = time.monotonic() + 3.0
+    while True:  # memory is sampled off the loop, the first time a second after the start
+        (sleeper,) = sleepers(await tree(admin))
+        if sleeper.get("rss_bytes") or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
     assert sleeper["os_pid"] > 0 and sleeper["rss_bytes"] > 0
     os.kill(sleeper["os_pid"], signal.SIGKILL)
     deadline = time.monotonic() + 1.0
