@@ -13,6 +13,7 @@
     soundforge actors tree|show NAME|top      the running server's processes (admin API token)
     soundforge actors restart|stop|kill NAME  restart, stop or kill one of them
     soundforge queues [pause|resume NAME]     the job queues: jobs by state, pause, resume
+    soundforge chaos --minutes N              kill actors, ports and PostgreSQL under load; check
     soundforge bench runtime|queue|analysis|separation|web   measure (one JSON object)
     soundforge version
 
@@ -33,6 +34,7 @@ import msgspec
 
 from soundforge import __version__
 from soundforge.admin_cli import register as _admin_commands
+from soundforge.chaos import register as _chaos_command
 from soundforge.config import InvalidDataDir, Settings, load_settings
 from soundforge.errors import SoundForgeError
 from soundforge.runtime.application import Application
@@ -115,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _audio_commands(commands)
     _admin_commands(commands)
+    _chaos_command(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark and print one JSON object")
     bench.add_argument(
