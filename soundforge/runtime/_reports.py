@@ -19,7 +19,12 @@ import msgspec
 from soundforge.runtime.exit import ExitReason, format_reason, is_normal
 from soundforge.runtime.process import Pid, Process
 
-__all__ = ["CrashReport", "report_child_exit", "report_intensity_exceeded"]
+__all__ = [
+    "CrashReport",
+    "report_child_exit",
+    "report_intensity_exceeded",
+    "report_restart_failed",
+]
 
 log = logging.getLogger("soundforge.runtime.supervisor")
 
@@ -61,6 +66,17 @@ def report_child_exit(
     reports.append(CrashReport(time.time(), child_id, pid, format_reason(reason), text))
     while len(reports) > KEEP_REPORTS:
         reports.popleft()
+
+
+def report_restart_failed(sup: Process | None, child_id: Hashable, reason: Any) -> None:
+    """OTP's ``start_error`` report: a child that could not be started again (without it,
+    such a child shows only as the restart intensity its retries use up)."""
+    log.error(
+        "supervisor %r: restarting child %r failed: %s",
+        sup.pid if sup is not None else None,
+        child_id,
+        format_reason(reason),
+    )
 
 
 def report_intensity_exceeded(sup: Process, max_restarts: int, max_seconds: float) -> None:

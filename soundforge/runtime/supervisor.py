@@ -35,7 +35,12 @@ from typing import Any, Final
 import msgspec
 
 from soundforge.runtime._intensity import Intensity
-from soundforge.runtime._reports import CrashReport, report_child_exit, report_intensity_exceeded
+from soundforge.runtime._reports import (
+    CrashReport,
+    report_child_exit,
+    report_intensity_exceeded,
+    report_restart_failed,
+)
 from soundforge.runtime._shutdown import shutdown_child
 from soundforge.runtime.child_spec import (
     AutoShutdown,
@@ -451,6 +456,7 @@ async def _restart_group(state: _State, group: list[_Child]) -> _Child | None:
         child.restarts += 1
         result = await _start(state, child)
         if isinstance(result, Error):
+            report_restart_failed(current_process(), child.spec.id, result.reason)
             return child
     return None
 
