@@ -169,12 +169,21 @@ async def test_show_a_supervisor_lists_its_summary_and_its_childrens_crashes(sf:
     assert "strategy" in run.out and "max_restarts" in run.out and "trap exit" in run.out
 
 
-async def test_restarting_a_supervisor_gives_it_a_new_pid(sf: Any) -> None:
-    before = (await named(sf, "Queues"))["pid"]
+async def test_restarting_a_supervisor_restarts_its_subtree_in_order(sf: Any) -> None:
+    queues = await named(sf, "Queues")
+    before = queues["pid"]
+    old = {n["pid"] for n in walk([queues]) if n.get("pid")}
     result = (await sf("actors", "restart", "Queues", "--json")).json()
     assert result["action"] == "restart" and result["before"] == before
     assert result["after"] not in (None, before)
-    assert (await named(sf, "Queues"))["pid"] == result["after"]
+    after = await named(sf, "Queues")
+    assert after["pid"] == result["after"]
+    # every process of the subtree is new, its children started in their specs' order
+    assert not old & {n["pid"] for n in walk([after]) if n.get("pid")}
+    children = [c for c in after["children"] if c.get("pid")]
+    assert [c["child_id"] for c in children] == [c["child_id"] for c in queues["children"]]
+    numbers = [int(c["pid"].split(".")[1]) for c in children]
+    assert numbers == sorted(numbers)
     run = await sf("actors", "restart", "Queues")
     assert run.code == 0 and run.out.startswith("Queues was restarted as <0.")
 
