@@ -70,7 +70,8 @@ async def test_record_refuses_what_the_schema_would(db_pool: Any, kwargs: dict[s
 def test_actions_are_dotted_and_complete() -> None:
     assert "user.login" in ACTIONS
     assert "settings.changed" in ACTIONS
-    assert len(ACTIONS) == 16
+    assert {"actor.restarted", "actor.stopped", "actor.killed"} <= ACTIONS
+    assert len(ACTIONS) == 19
     assert all(action.count(".") == 1 for action in ACTIONS)
 
 
