@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from soundforge.accounts import create_session
 from soundforge.actors import repo
 from soundforge.config import Settings
 from soundforge.music.tracks import NewTrack, create_track, set_status
@@ -149,6 +150,19 @@ async def new_context(browser: Any, **options: Any) -> Any:
     context = await browser.new_context(**options)
     await context.add_init_script(_CSP_PROBE)
     return context
+
+
+@pytest.fixture
+async def admin_context(browser: Any, server: WebServer) -> AsyncIterator[Any]:
+    """A browser signed in as the server's admin (the login form has its own tests)."""
+    context = await new_context(browser, viewport={"width": 1280, "height": 900})
+    async with repo.connection(NAMES.repo) as conn:
+        token = await create_session(conn, server.admin_id)
+    await context.add_cookies([{"name": "sf_session", "value": token, "url": server.url}])
+    try:
+        yield context
+    finally:
+        await context.close()
 
 
 async def sign_in_page(

@@ -6,31 +6,14 @@ The ``problems`` fixture fails a test on any console error or CSP violation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from soundforge.accounts import create_session
-from soundforge.actors import repo
-from soundforge.supervisors.root import NAMES
-from tests.e2e.conftest import Problems, new_context, watch
+from tests.e2e.conftest import Problems, watch
 from tests.web.conftest import WebServer, api_client, api_token, new_user
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-async def admin_context(browser: Any, server: WebServer) -> AsyncIterator[Any]:
-    """A browser signed in as the server's admin (the login form has its own tests)."""
-    context = await new_context(browser, viewport={"width": 1280, "height": 900})
-    async with repo.connection(NAMES.repo) as conn:
-        token = await create_session(conn, server.admin_id)
-    await context.add_cookies([{"name": "sf_session", "value": token, "url": server.url}])
-    try:
-        yield context
-    finally:
-        await context.close()
 
 
 async def me_status(server: WebServer, token: str) -> int:

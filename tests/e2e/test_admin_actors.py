@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 
-from soundforge.accounts import create_session
-from soundforge.actors import repo
 from soundforge.runtime import dynamic_supervisor
 from soundforge.runtime.child_spec import Restart
 from soundforge.runtime.introspect import describe
@@ -27,7 +25,7 @@ from soundforge.runtime.port import Port, PortOptions
 from soundforge.runtime.process import Pid, self_pid
 from soundforge.runtime.results import Ok
 from soundforge.supervisors.root import NAMES
-from tests.e2e.conftest import Problems, new_context, watch
+from tests.e2e.conftest import Problems, watch
 from tests.web.conftest import WebServer
 
 pytestmark = pytest.mark.timeout(180)
@@ -35,19 +33,6 @@ pytestmark = pytest.mark.timeout(180)
 #: Long enough for a snapshot or two on a loaded machine, short enough to fail fast.
 WAIT_MS = 8_000
 SLEEPER = "import time\nwhile True: time.sleep(1)\n"
-
-
-@pytest.fixture
-async def admin_context(browser: Any, server: WebServer) -> AsyncIterator[Any]:
-    """A browser signed in as the server's admin (the login form has its own tests)."""
-    context = await new_context(browser, viewport={"width": 1280, "height": 900})
-    async with repo.connection(NAMES.repo) as conn:
-        token = await create_session(conn, server.admin_id)
-    await context.add_cookies([{"name": "sf_session", "value": token, "url": server.url}])
-    try:
-        yield context
-    finally:
-        await context.close()
 
 
 @pytest.fixture
