@@ -34,6 +34,10 @@ variable                    meaning
                             create accounts (``soundforge users create``)
 ``SOUNDFORGE_SECURE_``      ``COOKIES``: ``1`` marks session cookies Secure (set it behind
                             an HTTPS proxy; plain-HTTP requests then cannot log in)
+``SOUNDFORGE_OSC_HOST``     the OSC server's UDP address (default ``127.0.0.1``; ``0.0.0.0``
+                            lets tablets on the network in)
+``SOUNDFORGE_OSC_PORT``     its UDP port (default ``8000``; ``0`` picks a free one)
+``SOUNDFORGE_MIDI``         ``0`` turns the search for MIDI controllers off (default ``1``)
 ==========================  =========================================================
 
 An empty variable counts as unset. Invalid values raise a :class:`ConfigError` whose message
@@ -75,6 +79,9 @@ MAX_UPLOAD_VAR: Final = "SOUNDFORGE_MAX_UPLOAD_MB"
 ALLOW_PRIVATE_URLS_VAR: Final = "SOUNDFORGE_ALLOW_PRIVATE_URLS"
 SECURE_COOKIES_VAR: Final = "SOUNDFORGE_SECURE_COOKIES"
 REGISTRATION_VAR: Final = "SOUNDFORGE_REGISTRATION"
+OSC_HOST_VAR: Final = "SOUNDFORGE_OSC_HOST"
+OSC_PORT_VAR: Final = "SOUNDFORGE_OSC_PORT"
+MIDI_VAR: Final = "SOUNDFORGE_MIDI"
 SPOTIFY_VARS: Final = {
     "spotify_client_id": "SOUNDFORGE_SPOTIFY_CLIENT_ID",
     "spotify_client_secret": "SOUNDFORGE_SPOTIFY_CLIENT_SECRET",
@@ -145,6 +152,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secure_cookies: bool = False
     #: Whether anyone may register (the very first account always may).
     open_registration: bool = True
+    #: The OSC server's UDP address (docs/osc.md); 0.0.0.0 lets tablets on the LAN in.
+    osc_host: str = "127.0.0.1"
+    #: Its UDP port; 0 picks any free one. :func:`load_settings` defaults to 8000; a Settings
+    #: built in code (tests, embedding) takes any free port so that several can run at once.
+    osc_port: int = 0
+    #: Whether the studio looks for MIDI controllers (ALSA or JACK); :func:`load_settings`
+    #: defaults to yes, a Settings built in code to no (no polling of the host's MIDI system).
+    midi: bool = False
 
     @property
     def embedded_database(self) -> bool:
@@ -175,6 +190,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allow_private_urls=_flag(ALLOW_PRIVATE_URLS_VAR, env.get(ALLOW_PRIVATE_URLS_VAR) or None),
         secure_cookies=_flag(SECURE_COOKIES_VAR, env.get(SECURE_COOKIES_VAR) or None),
         open_registration=_registration(env.get(REGISTRATION_VAR) or None),
+        osc_host=env.get(OSC_HOST_VAR) or "127.0.0.1",
+        osc_port=_integer(OSC_PORT_VAR, env.get(OSC_PORT_VAR) or None, 8000, 0, 65535),
+        midi=_flag(MIDI_VAR, env.get(MIDI_VAR) or "1"),
         **spotify,
     )
 

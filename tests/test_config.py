@@ -50,6 +50,8 @@ def test_environment_overrides(tmp_path: Path) -> None:
         data_dir=tmp_path / "data",
         database_url="postgresql://sf:secret@db.example:5433/soundforge",
         node_name="gpu-box-1",
+        osc_port=8000,
+        midi=True,
     )
     assert not settings.embedded_database
     with pytest.raises(AttributeError):
@@ -153,6 +155,9 @@ def test_settings_encode_as_config_values(tmp_path: Path) -> None:
         "allow_private_urls": False,
         "secure_cookies": False,
         "open_registration": True,
+        "osc_host": "127.0.0.1",
+        "osc_port": 0,
+        "midi": False,
     }
 
 
@@ -188,3 +193,20 @@ def test_web_settings_are_read_and_checked(tmp_path: Path) -> None:
     assert not load_settings({**env, "SOUNDFORGE_REGISTRATION": "closed"}).open_registration
     with pytest.raises(ConfigError, match="must be open or closed"):
         load_settings({**env, "SOUNDFORGE_REGISTRATION": "invite"})
+
+
+def test_studio_settings_come_from_the_environment(tmp_path: Path) -> None:
+    env = {"SOUNDFORGE_DATA_DIR": str(tmp_path)}
+    defaults = load_settings(env)
+    assert (defaults.osc_host, defaults.osc_port, defaults.midi) == ("127.0.0.1", 8000, True)
+    custom = load_settings(
+        {
+            **env,
+            "SOUNDFORGE_OSC_HOST": "0.0.0.0",
+            "SOUNDFORGE_OSC_PORT": "9000",
+            "SOUNDFORGE_MIDI": "0",
+        }
+    )
+    assert (custom.osc_host, custom.osc_port, custom.midi) == ("0.0.0.0", 9000, False)
+    with pytest.raises(ConfigError, match="SOUNDFORGE_OSC_PORT"):
+        load_settings({**env, "SOUNDFORGE_OSC_PORT": "70000"})

@@ -13,11 +13,11 @@
     │                    node works on (download, processing, analysis), sized by its limit
     ├── Queues           notifier, lifeline, one producer per queue, pruner, cron
     ├── Observer         samples the tree for the admin console (server nodes)
+    ├── Studio           mixer sessions, MIDI devices, OSC server (server nodes)
     └── Endpoint         Quart on Hypercorn: pages, JSON API, WebSockets (server nodes)
 
 Children start in this order, each after the ones it depends on. A ``worker`` node runs the
-same tree with only the queues it was given and no endpoint; the studio joins as its issue
-lands.
+same tree with only the queues it was given, and no observer, studio or endpoint.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from soundforge.runtime.pubsub import PubSub
 from soundforge.runtime.registry import Keys, Registry
 from soundforge.runtime.supervisor import Supervisor, SupervisorSpec
 from soundforge.runtime.task import TaskSupervisor
+from soundforge.studio import Studio, StudioOptions
+from soundforge.studio.mixer_state import MixerOptions
 
 __all__ = [
     "NAMES",
@@ -142,7 +144,11 @@ class Root(Supervisor):
                 DynamicSupervisor.child_spec({"name": NAMES.ports}, id="PortSupervisor"),
                 *pools,
                 Queues.child_spec(queues, _repo_pool),
-                *([_observer_spec(), _endpoint_spec(settings)] if options.web else []),
+                *(
+                    [_observer_spec(), _studio_spec(settings), _endpoint_spec(settings)]
+                    if options.web
+                    else []
+                ),
             ],
             strategy=Strategy.ONE_FOR_ONE,
         )
@@ -150,6 +156,16 @@ class Root(Supervisor):
 
 def _observer_spec() -> ChildSpec:
     return Observer.spec(ObserverOptions(NAMES.repo, NAMES.pubsub))
+
+
+def _studio_spec(settings: Settings) -> ChildSpec:
+    mixer = MixerOptions(NAMES.repo, NAMES.pubsub, NAMES.registry)
+    return Studio.spec(StudioOptions(mixer, surfaces=_surface_specs(settings)))
+
+
+def _surface_specs(settings: Settings) -> tuple[Any, ...]:
+    """The control surfaces under the studio: MIDI controllers and the OSC server."""
+    return ()
 
 
 def _endpoint_spec(settings: Settings) -> Any:

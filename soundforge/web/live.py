@@ -14,7 +14,10 @@ the socket as JSON::
 Authentication is the session cookie (with an Origin check: another site cannot open a
 socket with the user's cookie) or an API token in ``?token=`` or the Authorization header.
 Who may subscribe to what: ``tracks:<user id>`` (one's own library), ``track:<id>`` (one's
-own tracks); admins any of them. Events are sent as they are published, each a JSON object
+own tracks); admins any of them. ``mixer:<user id>:<session>`` (one's own mixer sessions,
+``docs/studio.md``): the first event is the session's ``mixer.snapshot``, and the tab may
+then send ``{"op": "control", "topic": ..., "values": {...}, "origin": "ws:<tab id>"}`` and
+``{"op": "focus", "topic": ...}``. Events are sent as they are published, each a JSON object
 whose dotted ``type`` says what it is (``docs/pipeline.md``); a tab following both a track
 and its owner's library may get an event twice, and applying one twice changes nothing.
 
@@ -40,6 +43,7 @@ from soundforge.actors import repo
 from soundforge.actors.observer import TOPIC as OBSERVER_TOPIC
 from soundforge.runtime import pubsub
 from soundforge.runtime.process import Exit, Pid, current_process, receive, send
+from soundforge.studio import ControlError, mixers
 from soundforge.web.auth import SESSION_COOKIE
 from soundforge.web.context import web
 from soundforge.web.metrics import WEBSOCKET_CONNECT, WEBSOCKET_DISCONNECT
@@ -65,7 +69,22 @@ class Unsubscribe(msgspec.Struct, frozen=True, tag="unsubscribe", tag_field="op"
     topic: str
 
 
-ClientMessage = Subscribe | Unsubscribe
+class Control(msgspec.Struct, frozen=True, tag="control", tag_field="op"):
+    """Set values of a followed mixer session (``docs/studio.md``)."""
+
+    topic: str
+    values: dict[str, Any]
+    #: The tab's own id (``ws:<random>``): its changes come back with it, and it skips them.
+    origin: str = "ws"
+
+
+class FocusOp(msgspec.Struct, frozen=True, tag="focus", tag_field="op"):
+    """Point the control surfaces at a followed track session (the tab came to the front)."""
+
+    topic: str
+
+
+ClientMessage = Subscribe | Unsubscribe | Control | FocusOp
 
 _decode_client = msgspec.json.Decoder(ClientMessage).decode
 _encode = msgspec.json.Encoder().encode
@@ -81,6 +100,9 @@ async def may_subscribe(user: User, topic: str) -> bool:
         return False
     if kind == "tracks":
         return key == user.id or user.role == "admin"
+    if kind == "mixer":  # one's own mixer sessions (soundforge.studio)
+        owner, _, session = key.partition(":")
+        return owner == user.id and _is_session_key(session)
     if kind == "admin":  # the admin console: the node's tree (soundforge.actors.observer)
         return user.role == "admin" and topic == OBSERVER_TOPIC
     if kind == "track":
@@ -173,7 +195,9 @@ async def _read(user: User, topics: set[str]) -> None:
             await _send({"type": "error", "message": 'send {"op": "subscribe", "topic": ...}'})
             continue
         topic = message.topic
-        if isinstance(message, Unsubscribe):
+        if isinstance(message, Control | FocusOp):
+            await _mixer_op(user, topics, message)
+        elif isinstance(message, Unsubscribe):
             if topic in topics:
                 topics.discard(topic)
                 pubsub.unsubscribe(context.pubsub, topic)
@@ -186,8 +210,51 @@ async def _read(user: User, topics: set[str]) -> None:
             topics.add(topic)
             pubsub.subscribe(context.pubsub, topic, topic)
             await _send({"type": "subscribed", "topic": topic})
+            if topic.startswith("mixer:") and not await _open_mixer(user, topic):
+                topics.discard(topic)
+                pubsub.unsubscribe(context.pubsub, topic)
         else:
             await _send({"type": "error", "topic": topic, "message": f"you may not follow {topic}"})
+
+
+def _is_session_key(key: str) -> bool:
+    if key == "dj":
+        return True
+    kind, _, track_id = key.partition(":")
+    try:
+        return kind == "track" and str(uuid.UUID(track_id)) == track_id
+    except ValueError:
+        return False
+
+
+async def _open_mixer(user: User, topic: str) -> bool:
+    """Sends a followed session's snapshot (after subscribing, so no change falls between)."""
+    session = topic.split(":", 2)[2]
+    try:
+        snapshot = await mixers.snapshot(user.id, session)
+    except ControlError as error:
+        await _send({"type": "error", "topic": topic, "message": str(error)})
+        return False
+    await _send(snapshot)
+    if session != "dj":
+        await mixers.focus(user.id, session)
+    return True
+
+
+async def _mixer_op(user: User, topics: set[str], message: Control | FocusOp) -> None:
+    topic = message.topic
+    if topic not in topics or not topic.startswith("mixer:"):
+        await _send({"type": "error", "topic": topic, "message": f"subscribe to {topic} first"})
+        return
+    session = topic.split(":", 2)[2]
+    if isinstance(message, FocusOp):
+        if session != "dj":
+            await mixers.focus(user.id, session)
+        return
+    try:
+        await mixers.control(user.id, session, message.values, message.origin)
+    except ControlError as error:
+        await _send({"type": "error", "topic": topic, "message": str(error)})
 
 
 async def _write(me: Any, user: User) -> None:

@@ -3,7 +3,8 @@
 Resources: ``me``, ``tracks`` (library, analysis, jobs of a track, re-separation),
 ``imports`` (links and uploads), ``stems`` (audio with ranges, zips), ``jobs``, ``tokens``,
 ``account`` (settings, password), ``admin`` (users, audit), ``admin_jobs`` (queues,
-everyone's jobs) and ``admin_actors`` (the supervision tree and actions on it).
+everyone's jobs), ``admin_actors`` (the supervision tree and actions on it) and ``studio``
+(mixer sessions).
 ``docs/api.md`` is the guide; ``/api/openapi.json`` the reference.
 """
 
@@ -20,6 +21,7 @@ from soundforge.web.api import (
     jobs,
     me,
     stems,
+    studio,
     tokens,
     tracks,
 )
@@ -39,5 +41,6 @@ for _resource in (
     admin,
     admin_jobs,
     admin_actors,
+    studio,
 ):
     blueprint.register_blueprint(_resource.blueprint)
