@@ -11,7 +11,7 @@ extras="${1:-}"
 # can make virtual environments, and PostgreSQL's server binaries (the embedded database and
 # the test clusters), and ffmpeg (decoding formats libsndfile cannot read; yt-dlp's
 # post-processing); for the tests also Chromium (the browser tests drive Debian's chromium
-# through Playwright; `playwright install` is never run).
+# through Playwright; `playwright install` is never run) and JACK (virtual MIDI ports).
 system_packages=()
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   system_packages+=(python3-venv)
@@ -25,11 +25,16 @@ fi
 if [[ ",$extras," == *",test,"* ]] && ! command -v chromium >/dev/null 2>&1; then
   system_packages+=(chromium)
 fi
+# JACK: the MIDI tests and `soundforge bench control` run real virtual MIDI ports on
+# `jackd -d dummy` (the machine has no sound card, so ALSA cannot make them).
+if [[ ",$extras," == *",test,"* ]] && ! command -v jackd >/dev/null 2>&1; then
+  system_packages+=(jackd2)
+fi
 if [ "${#system_packages[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq "${system_packages[@]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${system_packages[@]}"
 fi
 
 if [ ! -x .venv/bin/python ]; then
