@@ -28,7 +28,7 @@ from soundforge.studio.controls import (
     control_for,
 )
 
-__all__ = ["Session", "apply_values"]
+__all__ = ["Session", "apply_values", "needs_database"]
 
 _TRACK_DEFAULTS: Final[dict[str, Any]] = {
     "transport.playing": False,
@@ -305,6 +305,11 @@ class Session:
         else:
             await _db.set_hot_cue(conn, info["track_id"], number, round(value))
         self.values[f"deck.{deck}.hotcue.{number}"] = None if value is None else round(value)
+
+
+def needs_database(request: dict[str, Any]) -> bool:
+    """Whether applying ``request`` reads or writes the database (deck loads, hot cues)."""
+    return any(path.endswith(".track_id") or ".hotcue." in path for path in request)
 
 
 async def apply_values(

@@ -36,7 +36,7 @@ from soundforge.runtime.gen_server import GenServer, Init, NoReply, Reply, Stop
 from soundforge.runtime.process import From, current_process
 from soundforge.runtime.registry import Via
 from soundforge.studio import _db
-from soundforge.studio._semantics import Session, apply_values
+from soundforge.studio._semantics import Session, apply_values, needs_database
 from soundforge.studio.controls import ControlError, SessionNotFound
 from soundforge.studio.events import STUDIO_TOPIC, MixerChanged, MixerSnapshot
 
@@ -168,8 +168,11 @@ class MixerState(GenServer[_State]):
 
     async def _apply(self, request: Apply, state: _State) -> MixerChanged | ControlError:
         try:
-            async with repo.connection(state.options.repo) as conn:
-                changed, info_changed = await apply_values(conn, state.session, request.values)
+            if needs_database(request.values):
+                async with repo.connection(state.options.repo) as conn:
+                    changed, info_changed = await apply_values(conn, state.session, request.values)
+            else:  # faders, buttons, transport: no query (1,000 OSC messages a second)
+                changed, info_changed = await apply_values(None, state.session, request.values)
         except ControlError as error:
             return error
         state.last_change = time.monotonic()
