@@ -22,6 +22,7 @@ from soundforge.web.api import (
     me,
     stems,
     studio,
+    studio_osc,
     tokens,
     tracks,
 )
@@ -42,5 +43,6 @@ for _resource in (
     admin_jobs,
     admin_actors,
     studio,
+    studio_osc,
 ):
     blueprint.register_blueprint(_resource.blueprint)
