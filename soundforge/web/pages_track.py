@@ -6,7 +6,9 @@ and the stored analysis document, so the page reads complete without JavaScript.
 player and the waveform need (stem URLs per separation, beats, sections, loops, chords, the
 energy curve, the waveform peaks) travels in one ``<script type="application/json">`` data
 block that ``web/static/js/track.js`` reads (a data block is not executed, so the strict CSP
-allows it). Live pipeline progress arrives over ``/ws`` on the ``track:<id>`` topic.
+allows it). Live pipeline progress arrives over ``/ws`` on the ``track:<id>`` topic; the
+player, its mixer and the practice panel follow the track's mixer session on
+``mixer:<user id>:track:<id>`` (``soundforge.studio``, ``docs/practice.md``).
 
 Another user's track is a 404 page, the same as a missing one (ownership is enforced in the
 library's SQL). Only the fields of the analysis the page shows are decoded (``PageAnalysis``
@@ -39,6 +41,7 @@ from soundforge.music import (
     track_detail,
     track_topic,
 )
+from soundforge.studio import mixers
 from soundforge.web.auth import login_required, require_user
 from soundforge.web.context import web
 
@@ -189,12 +192,16 @@ class CueView(msgspec.Struct, frozen=True):
 
 class PlayerData(msgspec.Struct, frozen=True):
     track_id: str
+    #: The signed-in user (the owner): mixer ops and presets are theirs.
+    user_id: str
     title: str
     status: str
     #: Why the pipeline gave up, while the status is failed.
     error: str | None
     duration_ms: int | None
     topic: str
+    #: The track's mixer session topic, ``mixer:<user id>:track:<id>``.
+    mixer_topic: str
     separations: list[SeparationView]
     selected: str | None
     cues: list[CueView]
@@ -317,11 +324,13 @@ async def track_page(track_id: str) -> str:
     separations = [_separation_view(detail.id, s) for s in detail.separations]
     data = PlayerData(
         track_id=detail.id,
+        user_id=user.id,
         title=detail.title,
         status=detail.status,
         error=detail.error,
         duration_ms=detail.duration_ms or (analysis.duration_ms if analysis else None),
         topic=track_topic(detail.id),
+        mixer_topic=mixers.topic(user.id, f"track:{detail.id}"),
         separations=separations,
         selected=separations[0].key if separations else None,
         cues=[CueView(c.position_ms, c.label, c.kind, c.color) for c in detail.cue_points],

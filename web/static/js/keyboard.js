@@ -37,10 +37,11 @@ const RATE_STEP = 0.05;
  * @param {string[]} [options.stemNames] stems in key order (1 = first); defaults to the player's, read at each key press
  * @param {(state: LoopKeyState) => void} [options.onLoop] after each L press
  * @param {(name: string) => void} [options.onSelect] when a digit selects a stem
+ * @param {() => void} [options.toggle] what Space does (default: player.toggle(); a page with a count-in starts that)
  * @param {EventTarget} [options.target] where to listen (default: document)
  * @returns {{ unbind: () => void, readonly selected: string | null }}
  */
-export function bindPlayerKeys(player, { stemNames, onLoop = () => {}, onSelect = () => {}, target = document } = {}) {
+export function bindPlayerKeys(player, { stemNames, onLoop = () => {}, onSelect = () => {}, toggle = () => player.toggle(), target = document } = {}) {
   /** @type {string | null} */
   let selected = null;
   /** @type {number | null} loop start waiting for its end */
@@ -86,7 +87,7 @@ export function bindPlayerKeys(player, { stemNames, onLoop = () => {}, onSelect 
     if (event.repeat && !action.repeats) return;
     switch (action.type) {
       case 'toggle':
-        player.toggle();
+        toggle();
         break;
       case 'select': {
         const name = stemAt(action.index);

@@ -1,11 +1,13 @@
 /**
- * The stem player's audio engine: transport (play, pause, seek, A–B loop, rate) around the
- * StemMix and the WSOLA stretcher. It runs inside the AudioWorkletProcessor
+ * The stem player's audio engine: transport (play, pause, seek, A–B loop, rate, pitch) around
+ * the StemMix, the WSOLA stretcher and the pitch shifter. It runs inside the AudioWorkletProcessor
  * (stem-player-worklet.js) but knows nothing of Web Audio, so tests drive it directly.
  *
  * Design points:
- * - Rate 1 reads the mix straight through (bit-exact); any other rate goes through WSOLA,
- *   which keeps pitch. Switching between the two is crossfaded.
+ * - Rate 1 at pitch 0 reads the mix straight through (bit-exact); any other rate goes through
+ *   WSOLA, which keeps pitch. A pitch shift of s semitones (factor p = 2^(s/12)) stretches by
+ *   rate / p and resamples the result by p (PitchShift): the pitch moves by p while the source
+ *   still advances at `rate`. Switching between these three paths is crossfaded.
  * - Every discontinuity the listener could hear — seek, pause, mode switch — is declicked the
  *   same way: the current output is rendered ~5 ms further into a "tail" that fades out while
  *   the new output fades in. Loop seams are crossfaded by the mixer itself.
@@ -20,7 +22,7 @@
  */
 
 import { StemMix } from './stem-mix.js';
-import { Wsola } from './wsola.js';
+import { PitchShift, Wsola } from './wsola.js';
 
 /**
  * Messages the main thread sends (`epoch` numbers transport commands so that positions posted
@@ -32,7 +34,8 @@ import { Wsola } from './wsola.js';
  *   | { type: 'pause', epoch: number }
  *   | { type: 'seek', frame: number, epoch: number }
  *   | { type: 'loop', loop: { a: number, b: number } | null, epoch: number }
- *   | { type: 'rate', rate: number }} EngineCommand
+ *   | { type: 'rate', rate: number }
+ *   | { type: 'pitch', semitones: number }} EngineCommand
  */
 
 /**
@@ -44,6 +47,9 @@ import { Wsola } from './wsola.js';
 
 export const MIN_RATE = 0.25;
 export const MAX_RATE = 2;
+/** Pitch shift range in semitones (one octave either way). */
+export const MIN_PITCH = -12;
+export const MAX_PITCH = 12;
 const POSTS_PER_SECOND = 30;
 
 export class StemEngine {
@@ -54,6 +60,9 @@ export class StemEngine {
   #fadeFrames;
   #playing = false;
   #rate = 1;
+  /** Semitones; 0 leaves the pitch alone. */
+  #pitch = 0;
+  #shift;
   /** Virtual position of the next output frame (integer while bypassing). */
   #position = 0;
   #epoch = 0;
@@ -81,6 +90,9 @@ export class StemEngine {
     this.#stretch = new Wsola({
       sampleRate,
       read: (position, frames, left, right, offset) => this.#mix.read(position, frames, left, right, offset),
+    });
+    this.#shift = new PitchShift({
+      pull: (left, right, offset, frames) => this.#stretch.render(left, right, offset, frames),
     });
     this.#tailLeft = new Float32Array(this.#fadeFrames);
     this.#tailRight = new Float32Array(this.#fadeFrames);
@@ -130,7 +142,10 @@ export class StemEngine {
         this.#setLoop(command.loop);
         break;
       case 'rate':
-        this.#setRate(command.rate);
+        this.#setTempo(Math.min(MAX_RATE, Math.max(MIN_RATE, command.rate)), this.#pitch);
+        break;
+      case 'pitch':
+        this.#setTempo(this.#rate, Math.min(MAX_PITCH, Math.max(MIN_PITCH, command.semitones)));
         break;
     }
   }
@@ -194,7 +209,7 @@ export class StemEngine {
     const source = Math.round(this.#mix.toSource(this.#position));
     // Renumber virtual positions as source positions under the new loop; the stretcher's
     // history moves with them, so the audio itself continues untouched.
-    if (!this.#isBypassed()) this.#stretch.shift(source - this.#stretch.position);
+    if (!this.#isBypassed()) this.#stretch.shift(source - this.#position);
     this.#position = source;
     this.#mix.loop = loop && { a: Math.round(loop.a), b: Math.round(loop.b) };
     const active = this.#mix.loop;
@@ -204,25 +219,37 @@ export class StemEngine {
     this.#postPending = true;
   }
 
-  /** @param {number} rate */
-  #setRate(rate) {
-    const clamped = Math.min(MAX_RATE, Math.max(MIN_RATE, rate));
-    const switchesPath = Math.abs(clamped - 1) < 1e-6 !== this.#isBypassed();
-    if (this.#playing && switchesPath) {
-      // The tail must come from the path playing now, so capture it before the rate changes.
+  /**
+   * @param {number} rate tempo factor, already clamped
+   * @param {number} pitch semitones, already clamped
+   */
+  #setTempo(rate, pitch) {
+    const path = this.#path();
+    const apply = () => {
+      this.#rate = rate;
+      this.#pitch = pitch;
+      const factor = 2 ** (pitch / 12);
+      this.#shift.ratio = factor;
+      this.#stretch.rate = rate / factor;
+    };
+    if (this.#playing && pathOf(rate, pitch) !== path) {
+      // The tail must come from the path playing now, so capture it before anything changes.
       const source = Math.round(this.#mix.toSource(this.#position));
       this.#captureTail();
-      this.#rate = clamped;
-      this.#stretch.rate = clamped;
+      apply();
       this.#restart(source);
       return;
     }
-    this.#rate = clamped;
-    this.#stretch.rate = clamped;
+    apply();
+  }
+
+  /** Which path the output takes now. */
+  #path() {
+    return pathOf(this.#rate, this.#pitch);
   }
 
   #isBypassed() {
-    return Math.abs(this.#rate - 1) < 1e-6;
+    return this.#path() === 'direct';
   }
 
   /**
@@ -235,6 +262,7 @@ export class StemEngine {
     this.#position = frame;
     this.#armLoop(frame);
     if (!this.#isBypassed()) this.#stretch.reset(frame);
+    if (this.#path() === 'shift') this.#shift.reset();
     this.#fadeIn = this.#fadeFrames;
     this.#postPending = true;
   }
@@ -259,14 +287,19 @@ export class StemEngine {
   #renderPlaying(left, right, offset, frames, inBlock) {
     const length = this.#mix.length;
     const endless = this.#mix.loop !== null && this.#mix.loopArmed;
-    if (this.#isBypassed()) {
+    const path = this.#path();
+    if (path === 'direct') {
       const run = endless ? frames : Math.max(0, Math.min(frames, length - this.#position));
       this.#mix.read(this.#position, run, left, right, offset, inBlock ? offset : -1);
       this.#position += run;
-    } else {
+    } else if (path === 'stretch') {
       // Past the end the stretcher reads silence, so its output simply dies away.
       this.#stretch.render(left, right, offset, frames);
       this.#position = this.#stretch.position;
+    } else {
+      this.#shift.render(left, right, offset, frames);
+      // The shifter holds stretched frames ahead of what it played: the playhead is behind.
+      this.#position = this.#stretch.position - this.#shift.buffered * this.#stretch.rate;
     }
     this.#applyFadeIn(left, right, offset, frames);
     if (inBlock && !endless && this.#position >= length) {
@@ -328,4 +361,15 @@ export class StemEngine {
     }
     this.#tailRead += run;
   }
+}
+
+/**
+ * The output's path: straight from the mix, through the stretcher, or stretcher and shifter.
+ * @param {number} rate
+ * @param {number} pitch semitones
+ * @returns {'direct' | 'stretch' | 'shift'}
+ */
+function pathOf(rate, pitch) {
+  if (pitch !== 0) return 'shift';
+  return Math.abs(rate - 1) < 1e-6 ? 'direct' : 'stretch';
 }

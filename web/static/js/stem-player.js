@@ -1,17 +1,20 @@
 /**
  * StemPlayer: plays a track's stems in sync, with a mixer (volume, mute, solo, master),
- * an A–B loop and pitch-preserving speed — the practice player for musicians and DJs.
+ * an A–B loop, pitch-preserving speed and tempo-preserving pitch shift — the practice player
+ * for musicians and DJs.
  *
  * One AudioContext and one AudioWorkletNode play every stem: the worklet holds all PCM and
  * mixes it sample by sample, so stems cannot drift apart (separate <audio> elements do), and
  * it time-stretches the mix with WSOLA so 50–75 % speed keeps the pitch
- * (AudioBufferSourceNode.playbackRate would not). The main thread keeps the mixer state,
+ * (AudioBufferSourceNode.playbackRate would not), and resamples the stretched mix to shift the
+ * pitch in semitones without touching the tempo. The main thread keeps the mixer state,
  * sends commands, and interpolates the playhead between the worklet's ~30 reports a second.
  *
  *     const player = new StemPlayer();
  *     player.addEventListener('error', (event) => showProblem(event.detail.message));
  *     await player.load([{ name: 'vocals', url: '/stems/1/vocals.wav' }, { name: 'drums', url: '/stems/1/drums.wav' }]);
  *     player.setRate(0.75);
+ *     player.setPitch(-2);       // a whole tone down, still at 75 % speed
  *     player.setLoop(30, 38);
  *     player.play();
  *
@@ -19,12 +22,13 @@
  * - 'loadprogress' {loaded, total}: bytes downloaded over all stems; total null if unknown
  * - 'state'        PlayerSnapshot & {source: 'local' | 'remote'}: after any mixer/transport change
  * - 'time'         {time, duration}: the playhead as reported by the audio thread (~30×/s)
+ * - 'seek'         {time, source: 'local' | 'remote'}: the playhead was moved (seek(), or apply())
  * - 'ended'        {time}: playback reached the end (not emitted while a loop holds it)
  * - 'error'        {message, stem?}: a sentence for the user, e.g. "vocals could not be decoded: …"
  */
 
 import { PlayheadClock } from './playhead-clock.js';
-import { MAX_RATE, MIN_RATE } from './stem-engine.js';
+import { MAX_PITCH, MAX_RATE, MIN_PITCH, MIN_RATE } from './stem-engine.js';
 import { decodeStem, downloadStem, LoadProgress, StemLoadError, transferList } from './stem-loader.js';
 
 /** @typedef {import('./stem-loader.js').StemSource} StemSource */
@@ -36,12 +40,13 @@ import { decodeStem, downloadStem, LoadProgress, StemLoadError, transferList } f
  * @property {number} time      seconds
  * @property {number} duration  seconds
  * @property {number} rate
+ * @property {number} pitch     semitones
  * @property {number} master    0..1
  * @property {LoopRange | null} loop
  * @property {Record<string, StemState>} stems
  */
 
-export { MAX_RATE, MIN_RATE };
+export { MAX_PITCH, MAX_RATE, MIN_PITCH, MIN_RATE };
 /** Shorter loops than this are almost certainly a mis-click. */
 export const MIN_LOOP_SECONDS = 0.05;
 
@@ -62,6 +67,7 @@ export class StemPlayer extends EventTarget {
   #frames = 0;
   #master = 1;
   #rate = 1;
+  #pitch = 0;
   /** @type {LoopRange | null} */
   #loop = null;
   #playing = false;
@@ -191,6 +197,7 @@ export class StemPlayer extends EventTarget {
     const time = clamp(finite(seconds, 'seek position'), 0, this.duration);
     this.#command({ type: 'seek', frame: Math.round(time * this.#context.sampleRate) });
     this.#clock.anchor(time);
+    this.#emit('seek', { time, source: this.#batchDepth > 0 ? 'remote' : 'local' });
     this.#changed();
   }
 
@@ -316,6 +323,20 @@ export class StemPlayer extends EventTarget {
     this.#changed();
   }
 
+  /** Pitch shift in semitones (0: as recorded). */
+  get pitch() {
+    return this.#pitch;
+  }
+
+  /** @param {number} semitones clamped to −12…+12, fractions allowed; the tempo stays */
+  setPitch(semitones) {
+    const clamped = clamp(finite(semitones, 'pitch'), MIN_PITCH, MAX_PITCH);
+    if (clamped === this.#pitch) return;
+    this.#pitch = clamped;
+    this.#node?.port.postMessage({ type: 'pitch', semitones: clamped });
+    this.#changed();
+  }
+
   /** @returns {PlayerSnapshot} */
   snapshot() {
     return {
@@ -323,6 +344,7 @@ export class StemPlayer extends EventTarget {
       time: this.currentTime,
       duration: this.duration,
       rate: this.#rate,
+      pitch: this.#pitch,
       master: this.#master,
       loop: this.loop,
       stems: Object.fromEntries([...this.#stems].map(([name, stem]) => [name, { ...stem }])),
@@ -348,6 +370,7 @@ export class StemPlayer extends EventTarget {
       }
       if (typeof snapshot.master === 'number') this.setMaster(snapshot.master);
       if (typeof snapshot.rate === 'number') this.setRate(snapshot.rate);
+      if (typeof snapshot.pitch === 'number') this.setPitch(snapshot.pitch);
       if (snapshot.loop === null) this.clearLoop();
       else if (snapshot.loop) this.#applyLoop(snapshot.loop);
       if (typeof snapshot.time === 'number' && Math.abs(snapshot.time - this.currentTime) > seekTolerance) {
@@ -424,6 +447,9 @@ export class StemPlayer extends EventTarget {
       this.#changed();
     };
     node.connect(this.#output);
+    // Tempo and pitch set before the engine existed apply from its first block.
+    node.port.postMessage({ type: 'rate', rate: this.#rate });
+    node.port.postMessage({ type: 'pitch', semitones: this.#pitch });
     this.#node = node;
     return node;
   }

@@ -10,7 +10,13 @@
  * becomes ready the page reloads (first separation) or offers the new stems in the selector
  * (re-separation), so playback is not interrupted.
  *
- * `window.__player` is the StemPlayer and `window.__waveform` the WaveformView, for browser tests.
+ * The player follows the track's mixer session (`mixer:<user>:track:<id>`, docs/practice.md):
+ * MixerSync holds the session's values, linkMixer() sends the player's changes as control
+ * paths and applies everyone else's, and the practice panel (pitch, count-in, trainer, presets)
+ * works on the same session. Every mixer control carries `data-control="<path>"`.
+ *
+ * `window.__player` is the StemPlayer, `window.__waveform` the WaveformView and
+ * `window.__practice` the practice panel's state, for browser tests.
  */
 
 import { api } from './api.js';
@@ -18,12 +24,15 @@ import { describe, toast } from './app.js';
 import { formatTime } from './format.js';
 import { bindPlayerKeys, KEYMAP } from './keyboard.js';
 import { live } from './live.js';
+import { MixerSync } from './mixer-sync.js';
+import { linkMixer } from './practice-mixer.js';
+import { bindPracticePanel } from './practice-panel.js';
 import { StemPlayer } from './stem-player.js';
 import { linkPlayer, WaveformView } from './waveform.js';
 import { snapToBeat } from './waveform-data.js';
 
-const RATE_MIN = 0.5;
-const RATE_MAX = 1.5;
+const RATE_MIN = 0.25;
+const RATE_MAX = 2;
 /** On a phone the waveform shows this many seconds and scrolls (drag) through the rest. */
 const PHONE_SPAN_SECONDS = 30;
 
@@ -147,6 +156,12 @@ let view = null;
 let current = null;
 /** @type {number | null} loop start set with "Set A", waiting for its end */
 let pendingA = null;
+/** @type {MixerSync | null} */
+let sync = null;
+/** @type {{ hold: () => void, resume: () => void } | null} */
+let link = null;
+/** What the play button and Space do (the practice panel adds the count-in). */
+let startPlayback = () => player?.toggle();
 
 /** @param {string} text */
 function playerStatus(text) {
@@ -174,12 +189,15 @@ function renderMixer(separation) {
     /** @type {HTMLElement} */ (row.querySelector('.stem-name')).textContent = stem.name;
     const volume = /** @type {HTMLInputElement} */ (row.querySelector('.stem-volume'));
     volume.setAttribute('aria-label', `${stem.name} volume`);
+    volume.dataset.control = `stem.${stem.name}.volume`;
     volume.addEventListener('input', () => player?.setVolume(stem.name, Number(volume.value) / 100));
     const mute = /** @type {HTMLButtonElement} */ (row.querySelector('.stem-mute'));
     mute.setAttribute('aria-label', `Mute ${stem.name}`);
+    mute.dataset.control = `stem.${stem.name}.mute`;
     mute.addEventListener('click', () => player?.toggleMute(stem.name));
     const solo = /** @type {HTMLButtonElement} */ (row.querySelector('.stem-solo'));
     solo.setAttribute('aria-label', `Solo ${stem.name}`);
+    solo.dataset.control = `stem.${stem.name}.solo`;
     solo.addEventListener('click', () => player?.toggleSolo(stem.name));
     mixer.append(row);
   });
@@ -223,9 +241,11 @@ async function loadSeparation(key) {
   progress.hidden = false;
   progress.removeAttribute('value');
   playerStatus(`Loading ${separation.stems.length} stems…`);
+  link?.hold();
   try {
     const names = await player.load(separation.stems.map((/** @type {any} */ s) => ({ name: s.name, url: s.url })));
     if (previous) player.apply({ ...previous, stems: {} });
+    link?.resume(); // the session's values win over what the previous stems had
     playerStatus(`${names.length} stems · ${separation.label}`);
     play.disabled = false;
   } catch (error) {
@@ -263,6 +283,8 @@ function showState(state) {
   const rate = /** @type {HTMLInputElement} */ ($('rate'));
   if (document.activeElement !== rate) rate.value = String(Math.round(state.rate * 100));
   /** @type {HTMLElement} */ ($('rate-value')).textContent = `${Math.round(state.rate * 100)} %`;
+  const loopOn = /** @type {HTMLInputElement} */ ($('loop-enabled'));
+  loopOn.checked = Boolean(state.loop);
   const loop = /** @type {HTMLElement} */ ($('loop-range'));
   loop.dataset.active = String(Boolean(state.loop));
   if (state.loop) loop.textContent = `Loop ${formatTime(state.loop.a)} – ${formatTime(state.loop.b)}`;
@@ -271,7 +293,7 @@ function showState(state) {
 
 function bindTransport() {
   const p = /** @type {StemPlayer} */ (player);
-  /** @type {HTMLElement} */ ($('play-button')).addEventListener('click', () => p.toggle());
+  /** @type {HTMLElement} */ ($('play-button')).addEventListener('click', () => startPlayback());
   const seek = /** @type {HTMLInputElement} */ ($('seek'));
   let dragging = false;
   seek.addEventListener('pointerdown', () => (dragging = true));
@@ -299,6 +321,15 @@ function bindTransport() {
   /** @type {HTMLElement} */ ($('loop-clear')).addEventListener('click', () => {
     pendingA = null;
     p.clearLoop();
+    showState(p.snapshot());
+  });
+  const loopOn = /** @type {HTMLInputElement} */ ($('loop-enabled'));
+  loopOn.addEventListener('change', () => {
+    const a = Number(sync?.values['loop.a_ms'] ?? 0) / 1000;
+    const b = Number(sync?.values['loop.b_ms'] ?? 0) / 1000;
+    if (!loopOn.checked) p.clearLoop();
+    else if (b > a) p.setLoop(a, b);
+    else toast('Set A and B first: there is no loop to switch on yet.');
     showState(p.snapshot());
   });
   const snap = /** @type {HTMLInputElement} */ ($('loop-snap'));
@@ -348,6 +379,7 @@ function bindJumps() {
 function bindKeys() {
   const p = /** @type {StemPlayer} */ (player);
   bindPlayerKeys(p, {
+    toggle: () => startPlayback(),
     onSelect: (name) => {
       for (const row of document.querySelectorAll('.stem-row')) {
         row.classList.toggle('selected', /** @type {HTMLElement} */ (row).dataset.stem === name);
@@ -409,6 +441,23 @@ async function setupPlayer() {
     const progress = /** @type {HTMLProgressElement} */ ($('load-progress'));
     if (total) progress.value = loaded / total;
   });
+  if (data.mixer_topic) {
+    sync = new MixerSync(data.mixer_topic);
+    link = linkMixer(player, sync);
+    sync.addEventListener('error', (event) => toast(/** @type {CustomEvent} */ (event).detail.message));
+    startPlayback = bindPracticePanel({
+      player,
+      sync,
+      trackId: data.track_id,
+      bpm: data.analysis?.tempo ?? null,
+      beatsPerBar: data.analysis?.rhythm?.time_signature?.beats_per_bar ?? null,
+    }).startPlayback;
+    // The surfaces (OSC, MIDI) act on the track a tab last opened or brought to the front.
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') sync?.focus();
+    });
+    sync.start();
+  }
   bindTransport();
   bindKeys();
   const select = /** @type {HTMLSelectElement} */ ($('separation-select'));

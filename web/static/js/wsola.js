@@ -1,6 +1,7 @@
 /**
  * WSOLA (waveform-similarity overlap-add) time-stretching: plays a signal slower or faster
- * without changing its pitch, so a musician can slow a solo down to learn it.
+ * without changing its pitch, so a musician can slow a solo down to learn it — and, with the
+ * band-limited resampler after it (PitchShift), changes the pitch without changing the tempo.
  *
  * How it works: the output is built from Hann-windowed frames (~46 ms) laid down every
  * `hop` frames with 50 % overlap (the windows then sum to exactly one). The frame for output
@@ -18,6 +19,15 @@
  *     stretch.rate = 0.5;
  *     stretch.reset(0);
  *     stretch.render(outL, outR, 0, 128); // stretch.position advances by 64 frames
+ *
+ * Pitch shift by a factor p (2^(semitones/12)) with the tempo kept at `rate`: stretch by
+ * rate / p, then resample the stretched signal by p. Resampling plays it p times faster, which
+ * moves every frequency by p and brings the source's pace back to rate / p · p = rate:
+ *
+ *     stretch.rate = rate / p;
+ *     const shift = new PitchShift({ pull: (l, r, o, n) => stretch.render(l, r, o, n) });
+ *     shift.ratio = p;
+ *     shift.render(outL, outR, 0, 128); // reads ~128 · p stretched frames
  */
 
 /** @typedef {(position: number, frames: number, left: Float32Array, right: Float32Array, offset: number) => void} MixReader */
@@ -235,4 +245,151 @@ function periodicHann(length) {
   const window = new Float32Array(length);
   for (let i = 0; i < length; i++) window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / length);
   return window;
+}
+
+// -- pitch shift: a band-limited resampler after the stretcher ----------------------------
+
+/** Zero crossings of the windowed-sinc kernel on each side of its centre. */
+const HALF_TAPS = 8;
+/** Kernel table resolution: entries per zero crossing (linearly interpolated between). */
+const TABLE_STEPS = 256;
+/** The passband edge as a fraction of the (output) Nyquist frequency: the rest is transition. */
+const PASSBAND = 0.95;
+/** Pitch factors above this are not offered (12 semitones). */
+const MAX_RATIO = 2;
+
+/** sinc(u) · Blackman(u / HALF_TAPS) for u = i / TABLE_STEPS, one extra entry for interpolation. */
+const KERNEL = (() => {
+  const table = new Float32Array(HALF_TAPS * TABLE_STEPS + 2);
+  for (let i = 0; i < table.length; i++) {
+    const u = i / TABLE_STEPS;
+    const x = Math.min(1, u / HALF_TAPS);
+    const window = 0.42 + 0.5 * Math.cos(Math.PI * x) + 0.08 * Math.cos(2 * Math.PI * x);
+    table[i] = (u === 0 ? 1 : Math.sin(Math.PI * u) / (Math.PI * u)) * window;
+  }
+  table[table.length - 1] = 0;
+  return table;
+})();
+
+/**
+ * Plays a pulled signal `ratio` times faster (ratio > 1 raises every frequency by that factor,
+ * < 1 lowers it) through a windowed-sinc interpolator. Going faster would fold the top of the
+ * spectrum back down as aliasing, so the kernel's cutoff follows the ratio: it passes up to
+ * PASSBAND · Nyquist / ratio of the input, which becomes PASSBAND · Nyquist at the output.
+ *
+ * The input is pulled on demand from `pull(left, right, offset, frames)` (Wsola.render), so
+ * output frame k corresponds to input frame k · ratio: `buffered` tells how many input frames
+ * were pulled ahead of that point, which the engine needs to report the true playhead.
+ */
+export class PitchShift {
+  /** @type {(left: Float32Array, right: Float32Array, offset: number, frames: number) => void} */
+  #pull;
+  #ratio = 1;
+  #left;
+  #right;
+  /** Frames of input held in #left/#right. */
+  #end = 0;
+  /** Input position (fractional) of the next output frame. */
+  #read = 0;
+  /** The most input frames the kernel reaches on either side, at the lowest cutoff. */
+  #reach;
+
+  /**
+   * @param {{ pull: (left: Float32Array, right: Float32Array, offset: number, frames: number) => void, capacity?: number }} options
+   *   capacity: input frames held; enough for one render block at the highest ratio plus the kernel
+   */
+  constructor({ pull, capacity = 8192 }) {
+    this.#pull = pull;
+    this.#reach = Math.ceil(HALF_TAPS / cutoffFor(MAX_RATIO)) + 1;
+    this.#left = new Float32Array(capacity);
+    this.#right = new Float32Array(capacity);
+    this.reset();
+  }
+
+  /** Input frames per output frame (the pitch factor), 1 / MAX_RATIO … MAX_RATIO. */
+  get ratio() {
+    return this.#ratio;
+  }
+
+  set ratio(ratio) {
+    this.#ratio = Math.min(MAX_RATIO, Math.max(1 / MAX_RATIO, ratio));
+  }
+
+  /** Input frames pulled beyond the input position of the next output frame. */
+  get buffered() {
+    return this.#end - this.#read;
+  }
+
+  /**
+   * Forgets all input. The next output frame is the next pulled frame; the kernel's history
+   * before it is silence (the engine fades every restart in anyway).
+   */
+  reset() {
+    this.#left.fill(0, 0, this.#reach);
+    this.#right.fill(0, 0, this.#reach);
+    this.#end = this.#reach;
+    this.#read = this.#reach;
+  }
+
+  /**
+   * Writes `frames` resampled frames into left/right from `offset` on.
+   * @param {Float32Array} left
+   * @param {Float32Array} right
+   * @param {number} offset
+   * @param {number} frames
+   */
+  render(left, right, offset, frames) {
+    const ratio = this.#ratio;
+    const cutoff = cutoffFor(ratio);
+    const reach = Math.ceil(HALF_TAPS / cutoff);
+    const needed = Math.floor(this.#read + (frames - 1) * ratio) + reach + 1;
+    if (needed > this.#left.length) this.#compact();
+    const end = Math.floor(this.#read + (frames - 1) * ratio) + reach + 1;
+    if (end > this.#end) {
+      this.#pull(this.#left, this.#right, this.#end, end - this.#end);
+      this.#end = end;
+    }
+    const inputLeft = this.#left;
+    const inputRight = this.#right;
+    const scale = cutoff * TABLE_STEPS;
+    for (let i = 0; i < frames; i++) {
+      const centre = Math.floor(this.#read);
+      const fraction = this.#read - centre;
+      let sumLeft = 0;
+      let sumRight = 0;
+      let sumWeight = 0;
+      for (let j = 1 - reach; j <= reach; j++) {
+        const position = Math.abs(j - fraction) * scale;
+        const index = Math.floor(position);
+        if (index >= HALF_TAPS * TABLE_STEPS) continue;
+        const weight = KERNEL[index] + (KERNEL[index + 1] - KERNEL[index]) * (position - index);
+        sumLeft += weight * inputLeft[centre + j];
+        sumRight += weight * inputRight[centre + j];
+        sumWeight += weight;
+      }
+      // Normalised by the weights' sum: unity gain at DC whatever the fraction.
+      left[offset + i] = sumLeft / sumWeight;
+      right[offset + i] = sumRight / sumWeight;
+      this.#read += ratio;
+    }
+    this.#compact();
+  }
+
+  /** Drops input the kernel can no longer reach, keeping the buffer's start near the read point. */
+  #compact() {
+    const drop = Math.floor(this.#read) - this.#reach;
+    if (drop <= 0) return;
+    this.#left.copyWithin(0, drop, this.#end);
+    this.#right.copyWithin(0, drop, this.#end);
+    this.#end -= drop;
+    this.#read -= drop;
+  }
+}
+
+/**
+ * The kernel's cutoff, as a fraction of the input's Nyquist frequency, for a ratio.
+ * @param {number} ratio
+ */
+function cutoffFor(ratio) {
+  return PASSBAND * Math.min(1, 1 / ratio);
 }

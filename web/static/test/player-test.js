@@ -176,6 +176,41 @@ async function main() {
     return `${frequency.toFixed(1)} Hz, playhead speed ${speed.toFixed(3)}×`;
   });
 
+  await check('pitch shift: +5 and −7 semitones move 440 Hz by 2^(s/12); the duration follows only the rate', async () => {
+    player.setSolo('vocals', true);
+    player.setRate(0.8);
+    player.setPitch(5);
+    player.seek(1);
+    await sleep(SETTLE_MS + 100);
+    const higher = dominantFrequency(analyser);
+    const [contextStart, playheadStart] = [context.currentTime, player.currentTime];
+    await sleep(1000);
+    const speed = (player.currentTime - playheadStart) / (context.currentTime - contextStart);
+    player.setPitch(-7);
+    await sleep(SETTLE_MS + 100);
+    const lower = dominantFrequency(analyser);
+    // The last 1.2 s of the track at 0.8× take 1.5 s, shifted or not.
+    /** @type {number[]} */
+    const took = [];
+    for (const semitones of [-7, 0, 12]) {
+      player.setPitch(semitones);
+      player.seek(SECONDS - 1.2);
+      if (!player.playing) player.play();
+      const start = context.currentTime;
+      await waitFor(() => !player.playing, 4000, "the 'ended' event");
+      took.push(context.currentTime - start);
+    }
+    player.setPitch(0);
+    player.setRate(1);
+    player.setSolo('vocals', false);
+    player.play();
+    near(higher, 440 * 2 ** (5 / 12), 440 * 2 ** (5 / 12) * 0.015, 'dominant frequency (Hz) at +5 semitones');
+    near(lower, 440 * 2 ** (-7 / 12), 440 * 2 ** (-7 / 12) * 0.015, 'dominant frequency (Hz) at −7 semitones');
+    near(speed, 0.8, 0.05, 'playhead speed at rate 0.8, +5 semitones');
+    took.forEach((seconds, index) => near(seconds, 1.5, 0.12, `seconds to play the last 1.2 s at 0.8× (${[-7, 0, 12][index]} semitones)`));
+    return `+5: ${higher.toFixed(1)} Hz, −7: ${lower.toFixed(1)} Hz, playhead ${speed.toFixed(3)}×, 1.2 s of source in ${took.map((t) => t.toFixed(2)).join(' / ')} s`;
+  });
+
   await check('the A–B loop wraps', async () => {
     player.setLoop(2, 2.5);
     player.seek(2.1);
@@ -225,15 +260,15 @@ async function main() {
     const snapshot = player.snapshot();
     assert(JSON.stringify(snapshot) === JSON.stringify(structuredClone(snapshot)), 'snapshot is not plain data');
     const states = await collect(player, 'state', async () => {
-      player.apply({ stems: { vocals: { mute: true, volume: 0.5 }, ghost: { mute: true } }, master: 0.8, rate: 0.75, loop: { a: 1, b: 2 } });
+      player.apply({ stems: { vocals: { mute: true, volume: 0.5 }, ghost: { mute: true } }, master: 0.8, rate: 0.75, pitch: -2.5, loop: { a: 1, b: 2 } });
       player.apply({ stems: { vocals: { mute: true } }, master: 0.8 }); // nothing new: no event
     });
     assert(states.length === 1 && states[0].source === 'remote', `state events: ${JSON.stringify(states.map((state) => state.source))}`);
     const vocals = states[0].stems.vocals;
-    assert(vocals.mute && vocals.volume === 0.5 && states[0].master === 0.8 && states[0].rate === 0.75, `applied ${JSON.stringify(states[0])}`);
+    assert(vocals.mute && vocals.volume === 0.5 && states[0].master === 0.8 && states[0].rate === 0.75 && states[0].pitch === -2.5, `applied ${JSON.stringify(states[0])}`);
     const local = await collect(player, 'state', async () => player.setMute('vocals', false));
     assert(local.length === 1 && local[0].source === 'local', 'a local change is not marked local');
-    player.apply({ master: 1, rate: 1, loop: null });
+    player.apply({ master: 1, rate: 1, pitch: 0, loop: null });
     return `keys: ${Object.keys(snapshot).join(', ')}`;
   });
 

@@ -139,6 +139,59 @@ export const unitChecks = {
     return details.join(', ');
   },
 
+  'engine: pitch shift moves the frequency by 2^(s/12); the tempo follows only the rate'() {
+    const details = [];
+    for (const [rate, semitones] of [[1, 7], [1, -12], [0.75, 5], [1.5, -3], [0.5, 12], [1, 0.5]]) {
+      const engine = newEngine();
+      engine.handle({ type: 'stem', name: 'tone', channels: [sine(440, 6)] });
+      engine.handle({ type: 'rate', rate });
+      engine.handle({ type: 'pitch', semitones });
+      engine.handle({ type: 'play', epoch: 1 });
+      const { left } = renderEngine(engine, 2 * SAMPLE_RATE);
+      const expected = 440 * 2 ** (semitones / 12);
+      const frequency = zeroCrossingFrequency(left.subarray(SAMPLE_RATE / 10), SAMPLE_RATE);
+      near(frequency, expected, expected * 0.002, `frequency at rate ${rate}, ${semitones} semitones`);
+      near(engine.time, 2 * rate, 0.01, `source seconds after 2 s at rate ${rate}, ${semitones} semitones`);
+      const ownStep = ((2 * Math.PI * expected) / SAMPLE_RATE) * 0.5;
+      const step = largestStep(left.subarray(SAMPLE_RATE / 10));
+      assert(step < ownStep * 1.05, `a click at rate ${rate}, ${semitones} semitones: step ${step.toFixed(4)}`);
+      details.push(`${rate}×/${semitones > 0 ? '+' : ''}${semitones} → ${frequency.toFixed(1)} Hz`);
+    }
+    return details.join(', ');
+  },
+
+  'engine: pitch changes while playing (and through loops, seeks, pauses) are click-free'() {
+    /** @type {any[]} */
+    const reports = [];
+    const engine = newEngine(reports);
+    const frequencies = [110, 220, 330, 550];
+    frequencies.forEach((frequency, index) => engine.handle({ type: 'stem', name: `s${index}`, channels: [sine(frequency, 10, 0.2)] }));
+    engine.handle({ type: 'play', epoch: 1 });
+    const block = 128;
+    const { left } = renderEngine(engine, block * 900, {
+      [block * 100]: () => engine.handle({ type: 'pitch', semitones: 3 }),
+      [block * 150]: () => engine.handle({ type: 'pitch', semitones: 4.5 }),
+      [block * 200]: () => engine.handle({ type: 'rate', rate: 0.8 }),
+      [block * 250]: () => engine.handle({ type: 'seek', frame: 3.3 * SAMPLE_RATE, epoch: 2 }),
+      [block * 300]: () => engine.handle({ type: 'loop', loop: { a: 4 * SAMPLE_RATE, b: 4.2 * SAMPLE_RATE }, epoch: 3 }),
+      [block * 400]: () => engine.handle({ type: 'pitch', semitones: -7 }),
+      [block * 450]: () => engine.handle({ type: 'pause', epoch: 4 }),
+      [block * 500]: () => engine.handle({ type: 'play', epoch: 5 }),
+      [block * 550]: () => engine.handle({ type: 'pitch', semitones: 0 }),
+      [block * 600]: () => engine.handle({ type: 'rate', rate: 1 }),
+      [block * 650]: () => engine.handle({ type: 'pitch', semitones: -2 }),
+    });
+    // The highest pitch (+4.5) sets the largest natural step of the mix.
+    const limit = ((2 * Math.PI * 0.2) / SAMPLE_RATE) * frequencies.reduce((a, b) => a + b, 0) * 2 ** (4.5 / 12) * 1.05;
+    const step = largestStep(left);
+    assert(step <= limit, `largest sample step ${step.toFixed(4)} exceeds the signal's own ${limit.toFixed(4)}`);
+    const times = reports.filter((report) => report.type === 'time').map((report) => report.time);
+    const looped = times.slice(times.findIndex((time) => time >= 4));
+    assert(times.some((time) => time >= 4) && looped.length >= 10, `${looped.length} reports once in the loop`);
+    assert(looped.every((time) => time >= 4 - 1e-6 && time <= 4.2 + 1e-6), `left the loop: ${looped.filter((time) => time > 4.2)}`);
+    return `largest step ${step.toFixed(4)} ≤ ${limit.toFixed(4)}; ${looped.length} reports inside the loop`;
+  },
+
   'engine: mute, solo, seek, pause and rate switches are click-free'() {
     const engine = newEngine();
     const frequencies = [110, 220, 330, 550];
