@@ -38,6 +38,7 @@ from soundforge.accounts.preferences import analysis_options, get_preferences, s
 from soundforge.actors import port_pool, repo
 from soundforge.audio.errors import AudioError, RateLimited
 from soundforge.jobs.context import PipelineContext, pipeline_context
+from soundforge.jobs.render import RenderStem
 from soundforge.music import tracks
 from soundforge.music.events import (
     DuplicateFound,
@@ -544,4 +545,4 @@ class Analyze(_Stage):
 
 
 #: The workers a node needs to run the pipeline.
-PIPELINE_WORKERS: Final[tuple[type[Worker], ...]] = (Download, Separate, Analyze)
+PIPELINE_WORKERS: Final[tuple[type[Worker], ...]] = (Download, Separate, Analyze, RenderStem)

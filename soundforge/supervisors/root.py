@@ -37,6 +37,7 @@ from soundforge.actors.repo import Repo, RepoOptions
 from soundforge.config import Settings
 from soundforge.jobs.context import PipelineContext, install
 from soundforge.jobs.pipeline import PIPELINE_WORKERS
+from soundforge.music.daw import RENDER_EVENT_TYPES
 from soundforge.music.events import EVENT_TYPES
 from soundforge.queue import DEFAULT_QUEUES, QueueConfig, Queues
 from soundforge.runtime.child_spec import ChildSpec, Strategy
@@ -75,7 +76,11 @@ NAMES: Final = Names()
 
 #: The message types that may cross nodes through the PubSub bridge (besides plain JSON
 #: values). Every node must run with the same list.
-PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = (*EVENT_TYPES, *ACCOUNT_EVENT_TYPES)
+PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = (
+    *EVENT_TYPES,
+    *ACCOUNT_EVENT_TYPES,
+    *RENDER_EVENT_TYPES,
+)
 
 #: The audio program each pipeline queue's jobs run in.
 QUEUE_PROGRAMS: Final = {

@@ -60,7 +60,16 @@ SECURITY_HEADERS: Final = {
 
 
 def create_app(context: WebContext) -> Quart:
-    from soundforge.web import api, health, live, pages, pages_admin, pages_dj, pages_track
+    from soundforge.web import (
+        api,
+        health,
+        live,
+        pages,
+        pages_admin,
+        pages_daw,
+        pages_dj,
+        pages_track,
+    )
 
     app = Quart(
         "soundforge",
@@ -84,7 +93,7 @@ def create_app(context: WebContext) -> Quart:
     app.before_request(_before)
     app.after_request(_after)
     app.teardown_request(db.release)
-    for module in (pages, pages_track, pages_dj, pages_admin, api, live, health):
+    for module in (pages, pages_track, pages_daw, pages_dj, pages_admin, api, live, health):
         app.register_blueprint(module.blueprint)
     return app
 
