@@ -2,7 +2,8 @@
 
 A synthetic 120 BPM song goes through the real pipeline; then two tabs of the owner open its
 page and the server's mixer session keeps them in step: a fader moved in one tab moves the
-other tab's fader and its player's volume, a change made through the HTTP API moves both.
+other tab's fader and its player's volume, a change made through the HTTP API or sent by an
+OSC surface over real UDP moves both.
 The practice panel is driven as a musician would: a count-in before the loop (its clicks are
 scheduled on the audio clock, accent on the downbeat), the step-up trainer raising the tempo
 as the tab plays a short loop and reports its passes, and presets saved, changed, loaded and
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pythonosc.udp_client import SimpleUDPClient
 
+from soundforge.studio import osc
 from tests.e2e.conftest import Problems, watch
 from tests.e2e.test_track import browser_context, import_song, player, signed_in, wait_for
 from tests.jobs.conftest import write_song
@@ -111,6 +114,15 @@ async def test_two_tabs_and_the_api_share_one_mixer(
         assert (await page.text_content("#rate-value")).strip() == "75 %"
         assert await page.eval_on_selector("#count-in", "el => el.value") == "3"
 
+    # An OSC surface over real UDP moves both pages' faders and players (the server's OSC
+    # port acts on the focused session: the track these tabs opened last).
+    osc_port = await osc.port()
+    assert osc_port, "the OSC server is not listening"
+    SimpleUDPClient("127.0.0.1", osc_port).send_message("/sf/stem/vocals/volume", 0.25)
+    for page in (first, second):
+        await wait_for(page, "__player.snapshot().stems.vocals.volume === 0.25")
+        assert await page.eval_on_selector(vocals, "el => el.value") == "25"
+
     # Transport: play in A, and B plays too, near the same place; pause in B pauses A.
     await first.evaluate("() => __practice.sync.control({'practice.count_in': 0})")
     await wait_for(second, "__practice.sync.values['practice.count_in'] === 0")
@@ -129,7 +141,7 @@ async def test_two_tabs_and_the_api_share_one_mixer(
     await second.reload()
     await second.wait_for_selector("#play-button:not([disabled])", timeout=30_000)
     await wait_for(
-        second, "__player.snapshot().stems.vocals.volume === 0.8 && __player.pitch === -3.5"
+        second, "__player.snapshot().stems.vocals.volume === 0.25 && __player.pitch === -3.5"
     )
 
 
