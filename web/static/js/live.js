@@ -16,6 +16,7 @@
  *       if (event.type === 'track.progress') bar.value = event.fraction;
  *     });
  *     live.addEventListener('status', (e) => indicator.dataset.state = e.detail.state);
+ *     live.send({ op: 'control', topic, values: { rate: 0.8 }, origin });   // other ops
  *     stop();   // this handler only; the topic stays while others follow it
  *
  * States: `idle` (nothing subscribed yet), `connecting`, `open`, `reconnecting` (waiting to
@@ -33,6 +34,10 @@ const DUPLICATE_WINDOW_MS = 250;
 function topicsOf(event) {
   const topics = [];
   if (typeof event.topic === 'string') topics.push(event.topic);
+  if (typeof event.type === 'string' && event.type.startsWith('mixer.')) {
+    topics.push(`mixer:${event.user_id}:${event.key}`); // a mixer session's own topic only
+    return topics;
+  }
   if (event.track_id) topics.push(`track:${event.track_id}`);
   if (event.user_id) topics.push(`tracks:${event.user_id}`);
   return topics;
@@ -48,6 +53,8 @@ export class Live extends EventTarget {
   #timer = 0;
   #everOpened = false;
   #recent = new Map();
+  /** @type {object[]} ops sent while the socket was down */
+  #queue = [];
   #url;
 
   /** @param {string} [url] the socket's URL; by default `/ws` on this page's host. */
@@ -103,6 +110,16 @@ export class Live extends EventTarget {
     this.#setState('closed');
   }
 
+  /**
+   * Sends an op other than subscribe/unsubscribe (e.g. a mixer `control`). While the socket
+   * is down it waits, and goes out after the topics are subscribed again.
+   * @param {object} message
+   */
+  send(message) {
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+    else this.#queue.push(message);
+  }
+
   #send(message) {
     if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
     // Otherwise the topic is (re)subscribed when the socket opens.
@@ -126,6 +143,7 @@ export class Live extends EventTarget {
       this.#everOpened = true;
       this.#attempt = 0;
       for (const topic of this.#topics.keys()) socket.send(JSON.stringify({ op: 'subscribe', topic }));
+      for (const message of this.#queue.splice(0)) socket.send(JSON.stringify(message));
       this.#setState('open', { reconnected });
     });
     socket.addEventListener('message', (message) => {

@@ -15,9 +15,9 @@
  * tab while one of its own ops on the same path is still unanswered is skipped too: the
  * server applied it first, so the tab's op wins there as well.
  *
- * The link has its own socket (live.js offers no way to send ops on the shared one); it
- * reconnects with backoff and subscribes again, and the snapshot that follows brings the
- * page up to date.
+ * The link rides on the page's one socket (live.js): when it reconnects, the topic is
+ * subscribed again and the snapshot that follows brings the page up to date; ops made while
+ * it was down go out after the subscription.
  *
  *     const sync = new MixerSync(`mixer:${userId}:track:${trackId}`);
  *     sync.addEventListener('snapshot', (e) => showAll(e.detail.values));
@@ -33,8 +33,8 @@
  * - 'error'    {message}: the server refused an op or the subscription (one sentence)
  */
 
-const MIN_DELAY_MS = 500;
-const MAX_DELAY_MS = 15_000;
+import { live as sharedLive } from './live.js';
+
 /** An op the server has not answered within this time changed nothing (or failed). */
 const UNANSWERED_MS = 2000;
 
@@ -53,54 +53,52 @@ export class MixerSync extends EventTarget {
   origin = `ws:${newTabId()}`;
 
   #topic;
-  #url;
-  /** @type {WebSocket | null} */
-  #socket = null;
-  #state = 'idle';
-  #attempt = 0;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  #timer;
+  #live;
+  /** @type {(() => void) | null} */
+  #unsubscribe = null;
   #everOpened = false;
   #seq = 0;
   /** Paths of this page's unanswered ops: path → {seq, at}. */
   #pending = new Map();
-  /** @type {object[]} ops waiting for the socket */
-  #queue = [];
   /** Server clock minus this browser's (ms), from the anchors the server stamps. */
   #offset = 0;
   #offsetKnown = false;
 
   /**
    * @param {string} topic `mixer:<user id>:<session key>`
-   * @param {{ url?: string }} [options] the socket's URL (default `/ws` on this host)
+   * @param {{ live?: import('./live.js').Live }} [options] the socket to use (default: the page's)
    */
-  constructor(topic, { url } = {}) {
+  constructor(topic, { live = sharedLive } = {}) {
     super();
     this.#topic = topic;
-    this.#url = url ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+    this.#live = live;
+    live.addEventListener('status', (event) => {
+      if (this.#unsubscribe) this.#emit('status', { state: /** @type {CustomEvent} */ (event).detail.state });
+    });
+    live.addEventListener('error', (event) => {
+      const { message, topic: about } = /** @type {CustomEvent} */ (event).detail;
+      if (this.#unsubscribe && (!about || about === this.#topic)) this.#emit('error', { message });
+    });
   }
 
   get topic() {
     return this.#topic;
   }
 
-  /** `idle`, `connecting`, `open`, `reconnecting` or `closed`. */
+  /** `idle`, `connecting`, `open`, `reconnecting` or `closed` (the shared socket's). */
   get state() {
-    return this.#state;
+    return this.#unsubscribe ? this.#live.state : 'idle';
   }
 
-  /** Opens the socket and follows the session (which also focuses a track session). */
+  /** Follows the session (which also focuses a track session). */
   start() {
-    if (this.#state === 'idle' || this.#state === 'closed') this.#connect();
+    this.#unsubscribe ??= this.#live.subscribe(this.#topic, (event) => this.#receive(event));
   }
 
-  /** Closes the link for good (until the next start()). */
+  /** Stops following it (until the next start()). */
   stop() {
-    clearTimeout(this.#timer);
-    const socket = this.#socket;
-    this.#socket = null;
-    socket?.close(1000, 'closed by the page');
-    this.#setState('closed');
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
   }
 
   /**
@@ -145,64 +143,13 @@ export class MixerSync extends EventTarget {
 
   /** @param {object} message */
   #send(message) {
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
-    else this.#queue.push(message);
+    this.#live.send(message);
   }
 
-  #connect() {
-    clearTimeout(this.#timer);
-    this.#setState('connecting');
-    let socket;
-    try {
-      socket = new WebSocket(this.#url);
-    } catch (error) {
-      console.warn('mixer: cannot open the socket', error);
-      this.#retryLater();
-      return;
-    }
-    this.#socket = socket;
-    socket.addEventListener('open', () => {
-      if (socket !== this.#socket) return;
-      this.#attempt = 0;
-      socket.send(JSON.stringify({ op: 'subscribe', topic: this.#topic }));
-      // Ops made while the socket was down go after the subscription: they win over the snapshot.
-      for (const message of this.#queue.splice(0)) socket.send(JSON.stringify(message));
-      this.#setState('open');
-    });
-    socket.addEventListener('message', (message) => {
-      if (socket === this.#socket) this.#receive(String(message.data));
-    });
-    socket.addEventListener('close', (event) => {
-      if (socket !== this.#socket) return;
-      this.#socket = null;
-      if (event.code === 1008 && event.reason) this.#emit('error', { message: event.reason });
-      this.#retryLater();
-    });
-  }
-
-  #retryLater() {
-    // Exponential backoff with equal jitter, as live.js does.
-    const ceiling = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** this.#attempt);
-    this.#attempt += 1;
-    this.#setState('reconnecting');
-    this.#timer = setTimeout(() => this.#connect(), ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
-  /** @param {string} text */
-  #receive(text) {
-    let event;
-    try {
-      event = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (event.type === 'error') {
-      if (!event.topic || event.topic === this.#topic) this.#emit('error', { message: event.message });
-    } else if (event.type === 'mixer.snapshot') {
-      this.#snapshot(event);
-    } else if (event.type === 'mixer.changed') {
-      this.#changed(event);
-    }
+  /** @param {any} event an event of this session's topic (live.js routes them) */
+  #receive(event) {
+    if (event.type === 'mixer.snapshot') this.#snapshot(event);
+    else if (event.type === 'mixer.changed') this.#changed(event);
   }
 
   /** @param {{ version: number, values: Record<string, any>, info: Record<string, any> }} event */
@@ -259,12 +206,6 @@ export class MixerSync extends EventTarget {
     const sample = anchor - Date.now();
     if (!this.#offsetKnown || sample > this.#offset) this.#offset = sample;
     this.#offsetKnown = true;
-  }
-
-  /** @param {string} state */
-  #setState(state) {
-    this.#state = state;
-    this.#emit('status', { state });
   }
 
   /**
