@@ -48,6 +48,7 @@ from soundforge.runtime.registry import Keys, Registry
 from soundforge.runtime.supervisor import Supervisor, SupervisorSpec
 from soundforge.runtime.task import TaskSupervisor
 from soundforge.studio import Studio, StudioOptions
+from soundforge.studio.midi import MidiDevices, MidiOptions
 from soundforge.studio.mixer_state import MixerOptions
 from soundforge.studio.osc import OscOptions, OscServer
 
@@ -171,7 +172,11 @@ def _studio_spec(settings: Settings) -> ChildSpec:
 
 def _surface_specs(settings: Settings) -> tuple[Any, ...]:
     """The control surfaces under the studio: MIDI controllers and the OSC server."""
-    return (OscServer.child_spec(OscOptions.from_settings(settings, NAMES.pubsub)),)
+    midi = MidiOptions(repo=NAMES.repo, pubsub=NAMES.pubsub, enabled=settings.midi)
+    return (
+        MidiDevices.child_spec(midi),
+        OscServer.child_spec(OscOptions.from_settings(settings, NAMES.pubsub)),
+    )
 
 
 def _endpoint_spec(settings: Settings) -> Any:

@@ -68,6 +68,7 @@ def create_app(context: WebContext) -> Quart:
         pages_admin,
         pages_daw,
         pages_dj,
+        pages_studio_midi,
         pages_track,
     )
 
@@ -93,7 +94,17 @@ def create_app(context: WebContext) -> Quart:
     app.before_request(_before)
     app.after_request(_after)
     app.teardown_request(db.release)
-    for module in (pages, pages_track, pages_daw, pages_dj, pages_admin, api, live, health):
+    for module in (
+        pages,
+        pages_track,
+        pages_daw,
+        pages_dj,
+        pages_studio_midi,
+        pages_admin,
+        api,
+        live,
+        health,
+    ):
         app.register_blueprint(module.blueprint)
     return app
 

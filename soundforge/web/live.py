@@ -103,6 +103,8 @@ async def may_subscribe(user: User, topic: str) -> bool:
     if kind == "mixer":  # one's own mixer sessions (soundforge.studio)
         owner, _, session = key.partition(":")
         return owner == user.id and _is_session_key(session)
+    if kind == "midi":  # one's own MIDI learn results, and the MIDI clock (docs/midi.md)
+        return key == user.id or key == "clock"
     if kind == "admin":  # the admin console: the node's tree (soundforge.actors.observer)
         return user.role == "admin" and topic == OBSERVER_TOPIC
     if kind == "track":

@@ -24,6 +24,7 @@ from soundforge.web.api import (
     practice,
     stems,
     studio,
+    studio_midi,
     studio_osc,
     tokens,
     tracks,
@@ -47,6 +48,7 @@ for _resource in (
     admin_jobs,
     admin_actors,
     studio,
+    studio_midi,
     studio_osc,
 ):
     blueprint.register_blueprint(_resource.blueprint)

@@ -19,6 +19,7 @@ import { nextCurve } from './dj-crossfader.js';
 import { Deck } from './dj-deck.js';
 import { DeckView } from './dj-deck-view.js';
 import { bindFader, percent } from './dj-inputs.js';
+import { installMidiLearn } from './midi-learn.js';
 import { MixerSync } from './mixer-sync.js';
 
 /** The session's default (soundforge/studio/_semantics.py), until its snapshot arrives. */
@@ -116,3 +117,6 @@ requestAnimationFrame(frame);
 /** @type {any} */ (window).__dj = { context, mixer, sync, decks, views };
 showMixer();
 sync.start();
+// MIDI learn for every deck and mixer control (stem mutes too, once a track is loaded).
+const learn = installMidiLearn($('dj-page'));
+document.querySelector('.crossfader')?.append(learn);

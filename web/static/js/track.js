@@ -24,6 +24,7 @@ import { describe, toast } from './app.js';
 import { formatTime } from './format.js';
 import { bindPlayerKeys, KEYMAP } from './keyboard.js';
 import { live } from './live.js';
+import { installMidiLearn } from './midi-learn.js';
 import { MixerSync } from './mixer-sync.js';
 import { linkMixer } from './practice-mixer.js';
 import { bindPracticePanel } from './practice-panel.js';
@@ -457,6 +458,9 @@ async function setupPlayer() {
       if (document.visibilityState === 'visible') sync?.focus();
     });
     sync.start();
+    // MIDI learn: click any control of the player or the practice panel, move a knob.
+    const toggle = installMidiLearn(page);
+    document.querySelector('.player-toolbar')?.insertBefore(toggle, $('help-button'));
   }
   bindTransport();
   bindKeys();
