@@ -64,6 +64,9 @@ class Action(StrEnum):
     ACTOR_STOPPED = "actor.stopped"
     ACTOR_KILLED = "actor.killed"
     SETTINGS_CHANGED = "settings.changed"
+    LLM_PROVIDER_CREATED = "llm_provider.created"
+    LLM_PROVIDER_UPDATED = "llm_provider.updated"
+    LLM_PROVIDER_DELETED = "llm_provider.deleted"
 
 
 #: Every known action name, e.g. for the dashboard's filter.

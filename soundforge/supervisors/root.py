@@ -5,6 +5,7 @@
     ├── Registry         names → actors (unique keys)
     ├── Repo             asyncpg pool; the embedded PostgreSQL when no URL is configured
     ├── Migrator         applies pending migrations, then IGNORE (Ecto.Migrator)
+    ├── ModelRegistry    LLM model capabilities and provider health (docs/llm.md)
     ├── PubSub           local fan-out, bridged to other nodes by ...
     ├── PgPubSubBridge   ... LISTEN/NOTIFY on the shared database
     ├── TaskSupervisor   short async tasks
@@ -36,10 +37,13 @@ from soundforge.actors.port_pool import pool_specs
 from soundforge.actors.repo import Repo, RepoOptions
 from soundforge.config import Settings
 from soundforge.jobs.context import PipelineContext, install
+from soundforge.jobs.llm_health import ProviderHealthCheck
 from soundforge.jobs.pipeline import PIPELINE_WORKERS
+from soundforge.llm import LlmOptions, ModelRegistry
 from soundforge.music.daw import RENDER_EVENT_TYPES
 from soundforge.music.events import EVENT_TYPES
 from soundforge.queue import DEFAULT_QUEUES, QueueConfig, Queues
+from soundforge.queue.crontab import CronEntry
 from soundforge.runtime.child_spec import ChildSpec, Strategy
 from soundforge.runtime.dynamic_supervisor import DynamicSupervisor
 from soundforge.runtime.loop_monitor import LoopMonitor
@@ -83,6 +87,10 @@ PUBSUB_TYPES: Final[tuple[type[msgspec.Struct], ...]] = (
     *RENDER_EVENT_TYPES,
 )
 
+#: What cron inserts, on the node that holds cron's leadership: the LLM providers' health
+#: (soundforge/jobs/llm_health.py) every five minutes.
+CRONTAB: Final = (CronEntry("*/5 * * * *", ProviderHealthCheck),)
+
 #: The audio program each pipeline queue's jobs run in.
 QUEUE_PROGRAMS: Final = {
     "download": "downloader",
@@ -97,7 +105,7 @@ class RootOptions(msgspec.Struct, frozen=True):
     settings: Settings
     queues: dict[str, int] = msgspec.field(default_factory=lambda: dict(DEFAULT_QUEUES))
     #: The job workers this node can run.
-    workers: tuple[type, ...] = PIPELINE_WORKERS
+    workers: tuple[type, ...] = (*PIPELINE_WORKERS, ProviderHealthCheck)
     #: Audio program pools (program → size); default: one per pipeline queue, sized by its
     #: limit. A CLI import without ``--wait`` runs a downloader (to resolve links) and no queue.
     ports: dict[str, int] | None = None
@@ -132,7 +140,10 @@ class Root(Supervisor):
         settings = options.settings
         adapter = PgPubSubAdapter(_repo_dsn, types=PUBSUB_TYPES, node_id=settings.node_name)
         queues = QueueConfig(
-            queues=options.queues, workers=options.workers, node_name=settings.node_name
+            queues=options.queues,
+            workers=options.workers,
+            node_name=settings.node_name,
+            crontab=CRONTAB if ProviderHealthCheck in options.workers else (),
         )
         install(PipelineContext(settings, NAMES.repo, NAMES.pubsub))
         sizes = options.ports
@@ -145,6 +156,7 @@ class Root(Supervisor):
                 Registry.child_spec({"keys": Keys.UNIQUE, "name": NAMES.registry}),
                 Repo.child_spec(RepoOptions.from_settings(settings, pool_max=POOL_MAX)),
                 Migrator.child_spec(),
+                ModelRegistry.child_spec(LlmOptions.from_settings(settings, repo=NAMES.repo)),
                 PubSub.child_spec({"name": NAMES.pubsub, "adapter": adapter}),
                 PgPubSubBridge.child_spec(adapter),
                 TaskSupervisor.child_spec({"name": NAMES.tasks}, id="TaskSupervisor"),

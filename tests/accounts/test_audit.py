@@ -71,7 +71,7 @@ def test_actions_are_dotted_and_complete() -> None:
     assert "user.login" in ACTIONS
     assert "settings.changed" in ACTIONS
     assert {"actor.restarted", "actor.stopped", "actor.killed"} <= ACTIONS
-    assert len(ACTIONS) == 19
+    assert len(ACTIONS) == 22
     assert all(action.count(".") == 1 for action in ACTIONS)
 
 

@@ -4,7 +4,7 @@ Resources: ``me``, ``tracks`` (library, analysis, jobs of a track, re-separation
 ``imports`` (links and uploads), ``stems`` (audio with ranges, zips), ``jobs``, ``tokens``,
 ``account`` (settings, password), ``admin`` (users, audit), ``admin_jobs`` (queues,
 everyone's jobs), ``admin_actors`` (the supervision tree and actions on it) and ``studio``
-(mixer sessions).
+(mixer sessions), ``llm`` (AI providers and models).
 ``docs/api.md`` is the guide; ``/api/openapi.json`` the reference.
 """
 
@@ -17,9 +17,11 @@ from soundforge.web.api import (
     admin,
     admin_actors,
     admin_jobs,
+    agents,
     daw,
     imports,
     jobs,
+    llm,
     me,
     practice,
     stems,
@@ -50,5 +52,7 @@ for _resource in (
     studio,
     studio_midi,
     studio_osc,
+    agents,
+    llm,
 ):
     blueprint.register_blueprint(_resource.blueprint)

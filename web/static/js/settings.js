@@ -1,6 +1,7 @@
 /**
  * The settings page: preferences (PATCH /api/v1/settings), API tokens (created and shown
- * once, listed, revoked: /api/v1/tokens) and the password (POST /api/v1/password).
+ * once, listed, revoked: /api/v1/tokens), AI providers (settings-llm.js) and the password
+ * (POST /api/v1/password).
  *
  * The server renders the current state; this module only sends changes and redraws what
  * they changed. Preferences are sent whole (the server stores only what differs from the
@@ -9,6 +10,7 @@
 
 import { api } from './api.js';
 import { describe, toast } from './app.js';
+import { initProviders } from './settings-llm.js';
 
 const prefs = document.getElementById('preferences');
 const tokenForm = document.getElementById('token-form');
@@ -191,4 +193,5 @@ tokenList.addEventListener('click', (event) => {
   if (button) revokeToken(button);
 });
 passwordForm.addEventListener('submit', changePassword);
+initProviders(document.getElementById('llm-providers'));
 document.body.dataset.settingsReady = 'true';
