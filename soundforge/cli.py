@@ -14,7 +14,7 @@
     soundforge actors restart|stop|kill NAME  restart, stop or kill one of them
     soundforge queues [pause|resume NAME]     the job queues: jobs by state, pause, resume
     soundforge chaos --minutes N              kill actors, ports and PostgreSQL under load; check
-    soundforge bench runtime|queue|analysis|separation|web   measure (one JSON object)
+    soundforge bench runtime|queue|analysis|separation|web|control   measure (one JSON object)
     soundforge version
 
 This is the only module that configures logging. Errors reaching the user are one sentence
@@ -123,14 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "name",
         metavar="BENCHMARK",
-        choices=["runtime", "queue", "analysis", "separation", "web"],
-        help="runtime|queue|analysis|separation|web",
+        choices=["runtime", "queue", "analysis", "separation", "web", "control"],
+        help="runtime|queue|analysis|separation|web|control",
     )
     bench.add_argument("--quick", action="store_true", help="a tenth of the iterations")
     bench.add_argument(
         "--asyncio", action="store_true", help="runtime: the stdlib event loop, not uvloop"
     )
-    bench.add_argument("--dsn", help="queue, web: a PostgreSQL URL (default: a throwaway cluster)")
+    bench.add_argument(
+        "--dsn", help="queue, web, control: a PostgreSQL URL (default: a throwaway cluster)"
+    )
     bench.set_defaults(handler=_bench)
 
     version = commands.add_parser("version", help="print the version")
@@ -422,6 +424,11 @@ def _bench(args: argparse.Namespace) -> int:
 
         web_argv = ["--quick"] if args.quick else []
         return web_bench.main([*web_argv, *(["--dsn", args.dsn] if args.dsn else [])])
+    if args.name == "control":
+        from soundforge.bench import control
+
+        control_argv = ["--quick"] if args.quick else []
+        return control.main([*control_argv, *(["--dsn", args.dsn] if args.dsn else [])])
     if args.name == "queue":
         from soundforge.bench import queue
 
