@@ -46,14 +46,13 @@ from soundforge.accounts import create_token, create_user
 from soundforge.actors import repo
 from soundforge.audio.media import write_audio
 from soundforge.audio.separation.options import StemFile
+from soundforge.bench._tree import running_tree
 from soundforge.bench.control_midi import MidiBenchError, measure_midi_cc
 from soundforge.bench.control_osc import measure_osc_sustained, measure_osc_to_ws
 from soundforge.bench.web_load import _Socket
 from soundforge.config import Settings
 from soundforge.music import tracks
-from soundforge.runtime.application import Application
 from soundforge.studio import mixers, osc
-from soundforge.supervisors import Root, RootOptions
 from soundforge.supervisors.root import NAMES
 
 __all__ = ["main", "run"]
@@ -200,20 +199,8 @@ async def _run(dsn: str | None, args: argparse.Namespace, jack: str | None) -> d
             midi=jack is not None,
             node_name="bench-control",
         )
-        options = RootOptions(settings, queues={}, ports={}, web=True)
-        app = Application(Root.child_spec(options), handle_signals=False)
-        running = asyncio.ensure_future(app.run())
-        started = asyncio.ensure_future(app.started.wait())
-        await asyncio.wait([running, started], return_when=asyncio.FIRST_COMPLETED)
-        if not app.started.is_set():
-            await running
-            raise RuntimeError(f"the tree did not start: {app.failure}")
-        app.node.attach()
-        try:
+        async with running_tree(settings, queues={}, ports={}, web=True):
             figures = await _measure(Path(tmp), args, jack)
-        finally:
-            app.request_stop("bench done")
-            await running
     figures["database"] = "dsn" if dsn else "embedded"
     figures["cpus"] = os.cpu_count()
     return figures

@@ -52,14 +52,13 @@ import psutil  # type: ignore[import-untyped]  # no stubs installed
 
 from soundforge.accounts import create_token, create_user
 from soundforge.actors import repo
+from soundforge.bench._tree import running_tree
 from soundforge.config import Settings
 from soundforge.jobs.pipeline import PROGRESS_EVENT_INTERVAL
 from soundforge.music import tracks
 from soundforge.music.events import Stage, StageProgress, track_topic
 from soundforge.queue import insert
 from soundforge.runtime import pubsub
-from soundforge.runtime.application import Application
-from soundforge.supervisors import Root, RootOptions
 from soundforge.supervisors.root import NAMES
 
 __all__ = ["main", "run"]
@@ -246,24 +245,12 @@ async def _run(dsn: str | None, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="soundforge-bench-web-") as tmp:
         os.chmod(tmp, 0o755)  # the embedded cluster may run as an unprivileged user
         settings = Settings(data_dir=Path(tmp), database_url=dsn, port=0, node_name="bench-web")
-        options = RootOptions(settings, queues={}, ports={}, web=True)
-        app = Application(Root.child_spec(options), handle_signals=False)
-        running = asyncio.ensure_future(app.run())
-        started = asyncio.ensure_future(app.started.wait())
-        await asyncio.wait([running, started], return_when=asyncio.FIRST_COMPLETED)
-        if not app.started.is_set():
-            await running
-            raise RuntimeError(f"the tree did not start: {app.failure}")
-        app.node.attach()
-        try:
+        async with running_tree(settings, queues={}, ports={}, web=True):
             from soundforge.web import url
 
             _, token, track_id = await _seed(50)
             await _lift_rate_limits()
             figures = await _measure(await url(), token, track_id, args)
-        finally:
-            app.request_stop("bench done")
-            await running
     figures["database"] = "dsn" if dsn else "embedded"
     figures["cpus"] = os.cpu_count()
     return figures

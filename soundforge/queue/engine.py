@@ -31,18 +31,17 @@ the transaction that inserts the next stage (the later acknowledgement is then a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import msgspec
 
 from soundforge.queue import signals
 from soundforge.queue._sql import COLUMNS, JOB_COLUMNS, job_from_row, notify_queues
 from soundforge.queue.job import InvalidJob, JobRecord, JobState, NewJob, Unique, new_job
+from soundforge.storage.connections import connection as _connection
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -110,16 +109,6 @@ _INSERT_UNIQUE: Final = f"""
 """
 
 _LOCK: Final = "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))"
-
-
-@asynccontextmanager
-async def _connection(conn: Any) -> AsyncIterator[Any]:
-    """``conn`` itself, or a connection taken from it when it is a pool."""
-    if isinstance(conn, asyncpg.Pool):
-        async with conn.acquire() as taken:
-            yield taken
-    else:
-        yield conn
 
 
 def _json(value: dict[str, Any]) -> str:

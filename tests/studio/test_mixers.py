@@ -11,14 +11,13 @@ import pytest
 import websockets
 
 from soundforge.actors import repo
-from soundforge.runtime import pubsub
 from soundforge.runtime.exit import KILL
 from soundforge.runtime.gen_server import whereis
 from soundforge.runtime.process import exit as exit_process
 from soundforge.studio import ControlError, Focus, MixerChanged, SessionNotFound, mixers
 from soundforge.studio.mixer_state import session_name
 from soundforge.supervisors.root import NAMES
-from tests.helpers import eventually
+from tests.helpers import Follower, eventually
 from tests.web.api.helpers import fresh_user, seed_track
 from tests.web.conftest import WebServer
 
@@ -249,20 +248,16 @@ async def test_the_api_reads_and_changes_sessions(api_server: WebServer) -> None
     user = await fresh_user(api_server)
     seeded = await seed_track(api_server, user.id)
     key = f"track:{seeded.track_id}"
-    events: list[Any] = []
     api_server.studio.node.attach()
-    follower = _Follower(mixers.topic(user.id, key), events)
-    await follower.start()
-    try:
+    async with Follower(NAMES.pubsub, mixers.topic(user.id, key)) as follower:
         response = await user.client.post(
             f"/api/v1/studio/mixers/{key}", json={"values": {"stem.drums.solo": True}}
         )
         assert response.status_code == 200, response.text
         assert response.json()["values"] == {"stem.drums.solo": True}
-        await eventually(lambda: bool(events), 5)
-        assert isinstance(events[0], MixerChanged) and events[0].origin == "api"
-    finally:
-        await follower.stop()
+        await eventually(lambda: bool(follower.events), 5)
+        assert isinstance(follower.events[0], MixerChanged)
+        assert follower.events[0].origin == "api"
     got = await user.client.get(f"/api/v1/studio/mixers/{key}")
     assert got.json()["values"]["stem.drums.solo"] is True
     paths = [
@@ -273,32 +268,6 @@ async def test_the_api_reads_and_changes_sessions(api_server: WebServer) -> None
     assert bad.status_code == 422 and "not a control" in bad.json()["error"]["message"]
     other = await fresh_user(api_server, "other")
     assert (await other.client.get(f"/api/v1/studio/mixers/{key}")).status_code == 404
-
-
-class _Follower:
-    """A process subscribed to a topic that records what arrives."""
-
-    def __init__(self, topic: str, events: list[Any]) -> None:
-        self.topic = topic
-        self.events = events
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        from soundforge.runtime.process import receive, spawn
-
-        ready = asyncio.Event()
-
-        async def follow() -> None:
-            pubsub.subscribe(NAMES.pubsub, self.topic)
-            ready.set()
-            while True:
-                self.events.append(await receive())
-
-        self.proc = spawn(follow)
-        await asyncio.wait_for(ready.wait(), 5)
-
-    async def stop(self) -> None:
-        exit_process(self.proc, KILL)
 
 
 async def test_the_registry_name_is_the_roots() -> None:

@@ -13,11 +13,8 @@ an id that is not even a uuid, is the same StemNotFound as a missing one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Final
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import msgspec
 
 from soundforge.audio.render import RegionEdit, clips
@@ -31,6 +28,7 @@ from soundforge.music.daw._values import (
     StemVersion,
 )
 from soundforge.music.library import StemNotFound
+from soundforge.storage.connections import connection, transaction
 
 _STEM: Final = """SELECT s.id::text, s.track_id::text, s.engine, s.model, s.stem, s.version,
         s.format, s.path, COALESCE(s.duration_ms, t.duration_ms) AS duration_ms,
@@ -52,22 +50,6 @@ class StemRow(msgspec.Struct, frozen=True):
     duration_ms: int | None
     sample_rate: int | None
     channels: int | None
-
-
-@asynccontextmanager
-async def connection(conn: Any) -> AsyncIterator[Any]:
-    """``conn`` itself, or a connection taken from it when it is a pool."""
-    if isinstance(conn, asyncpg.Pool):
-        async with conn.acquire() as taken:
-            yield taken
-    else:
-        yield conn
-
-
-@asynccontextmanager
-async def transaction(conn: Any) -> AsyncIterator[Any]:
-    async with connection(conn) as c, c.transaction():
-        yield c
 
 
 def stem_uuid(stem_id: object) -> str:

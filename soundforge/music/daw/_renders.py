@@ -20,7 +20,6 @@ from soundforge.music.daw._edits import (
     StemRow,
     _edits,
     _require_original,
-    connection,
     owned_stem,
     region_edits,
     stem_uuid,
@@ -28,6 +27,7 @@ from soundforge.music.daw._edits import (
 from soundforge.music.daw._values import RENDER_WORKER, EditConflict, RenderJob
 from soundforge.music.library import JobNotFound
 from soundforge.queue.job import INCOMPLETE_STATES
+from soundforge.storage.connections import connection
 
 _INCOMPLETE: Final = [str(s) for s in INCOMPLETE_STATES]
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Final
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import msgspec
 
 from soundforge.errors import SoundForgeError
@@ -78,22 +75,6 @@ def _job_id(value: object) -> int:
     if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**63:
         raise JobNotFound(f"there is no job {value!r}")
     return int(text)
-
-
-@asynccontextmanager
-async def _connection(conn: Any) -> AsyncIterator[Any]:
-    """``conn`` itself, or a connection taken from it when it is a pool."""
-    if isinstance(conn, asyncpg.Pool):
-        async with conn.acquire() as taken:
-            yield taken
-    else:
-        yield conn
-
-
-@asynccontextmanager
-async def _transaction(conn: Any) -> AsyncIterator[Any]:
-    async with _connection(conn) as c, c.transaction():
-        yield c
 
 
 async def _require_track(c: Any, user_id: str, track_id: str) -> str:

@@ -11,12 +11,10 @@ import msgspec
 from soundforge.music import tracks
 from soundforge.music.library._db import (
     _PROGRESS,
-    _connection,
     _job_id,
     _require_track,
     _stage_of,
     _stage_sql,
-    _transaction,
 )
 from soundforge.music.library._values import (
     AttemptFailure,
@@ -26,6 +24,8 @@ from soundforge.music.library._values import (
 )
 from soundforge.queue import engine
 from soundforge.queue.job import INCOMPLETE_STATES
+from soundforge.storage.connections import connection as _connection
+from soundforge.storage.connections import transaction as _transaction
 
 # -- jobs ------------------------------------------------------------------------------------
 

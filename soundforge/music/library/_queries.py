@@ -12,7 +12,6 @@ import msgspec
 from soundforge.music import tracks
 from soundforge.music.library._db import (
     _PROGRESS,
-    _connection,
     _stage_sql,
     _track_id,
 )
@@ -32,6 +31,7 @@ from soundforge.music.library._values import (
     TrackSummary,
 )
 from soundforge.music.tracks import TrackNotFound
+from soundforge.storage.connections import connection as _connection
 
 # -- summaries -------------------------------------------------------------------------------
 

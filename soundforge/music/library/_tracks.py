@@ -20,13 +20,14 @@ from soundforge.audio.separation.options import (
     check_options,
 )
 from soundforge.music import tracks
-from soundforge.music.library._db import _stage_sql, _stages, _track_id, _transaction
+from soundforge.music.library._db import _stage_sql, _stages, _track_id
 from soundforge.music.library._jobs import _owned_job
 from soundforge.music.library._values import InvalidSeparation, JobView, LibraryConflict
 from soundforge.music.tracks import TrackNotFound
 from soundforge.music.uploads import remove_upload, upload_path
 from soundforge.queue import engine
 from soundforge.queue.job import INCOMPLETE_STATES
+from soundforge.storage.connections import transaction as _transaction
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,9 @@ from typing import Any
 import pytest
 
 from soundforge.actors import repo
-from soundforge.runtime import pubsub
 from soundforge.runtime.exit import KILL
 from soundforge.runtime.gen_server import get_state, whereis
 from soundforge.runtime.process import exit as exit_process
-from soundforge.runtime.process import receive, spawn
 from soundforge.studio import Focus, mixers
 from soundforge.studio.midi import (
     CLOCK_TOPIC,
@@ -37,36 +35,12 @@ from soundforge.studio.midi import (
 )
 from soundforge.studio.midi.input import input_name
 from soundforge.supervisors.root import NAMES
-from tests.helpers import eventually
+from tests.helpers import Follower, eventually
 from tests.studio.midi.conftest import VirtualDevice
 from tests.web.api.helpers import fresh_user, seed_track
 from tests.web.conftest import WebServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-class Follower:
-    """A process subscribed to a topic that records what arrives."""
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self.events: list[Any] = []
-
-    async def __aenter__(self) -> Follower:
-        ready = asyncio.Event()
-
-        async def follow() -> None:
-            pubsub.subscribe(NAMES.pubsub, self.topic)
-            ready.set()
-            while True:
-                self.events.append(await receive())
-
-        self.pid = spawn(follow)
-        await asyncio.wait_for(ready.wait(), 5)
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        exit_process(self.pid, KILL)
 
 
 async def _focused_track(server: WebServer) -> tuple[str, str]:
@@ -144,7 +118,7 @@ async def test_learn_maps_the_control_just_moved(
 ) -> None:
     user_id, key = await _focused_track(midi_server)
     await _connected(device.device_name)
-    async with Follower(user_topic(user_id)) as follower:
+    async with Follower(NAMES.pubsub, user_topic(user_id)) as follower:
         armed = await learn(user_id, "stem.drums.mute")
         assert armed.path == "stem.drums.mute" and armed.timeout == 30.0
         device.note(36, 100, channel=2)
@@ -300,7 +274,7 @@ async def test_clock_in_measures_the_tempo(midi_server: WebServer) -> None:
         async with asyncio.timeout(5):
             while not any(e.device == device for e in (await status()).recent):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
-        async with Follower(CLOCK_TOPIC) as follower:
+        async with Follower(NAMES.pubsub, CLOCK_TOPIC) as follower:
             program.stdin.write(b"go\n")
             await eventually(
                 lambda: any(
