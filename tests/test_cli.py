@@ -70,6 +70,7 @@ def test_tree_json_shows_the_supervision_tree(data_dir: Path) -> None:
         "soundforge.registry",
         "Repo",
         "Migrator",
+        "ModelRegistry",
         "soundforge.pubsub",
         "PgPubSubBridge",
         "TaskSupervisor",
