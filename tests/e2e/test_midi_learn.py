@@ -3,7 +3,8 @@
 The musician turns learn mode on, clicks the vocals fader, moves a knob on a controller
 (a virtual JACK port played by the test, as another program would): the mapping is saved
 for that device, and from then on the knob moves the page's fader — once it has picked the
-fader's value up (soft takeover).
+fader's value up (soft takeover). The MIDI page then shows the controller, its messages and
+the mapping, and deletes it.
 """
 
 from __future__ import annotations
@@ -89,5 +90,20 @@ async def test_learn_a_knob_for_the_vocals_fader(
             device.cc(21, value)
         await wait_for(page, f"document.querySelector('{fader}').value === '50'")
         await wait_for(page, "Math.abs(__player.snapshot().stems.vocals.volume - 64 / 127) < 1e-6")
+
+        # The MIDI page lists the controller, what it just sent, and the mapping, which it deletes.
+        midi = await watch(browser_context, problems)
+        await midi.goto(f"{server.url}/studio/midi")
+        await midi.wait_for_selector(f'#midi-devices [data-device="{device.device_name}"]')
+        assert await midi.get_attribute("#midi-status", "data-available") == "true"
+        await wait_for(
+            midi, "document.getElementById('midi-monitor').textContent.includes('CC 21')"
+        )
+        row = "#mapping-rows tr"
+        assert "stem.vocals.volume" in (await midi.text_content(row) or "")
+        await midi.click(f"{row} [data-delete]")
+        await wait_for(midi, "document.querySelectorAll('#mapping-rows tr').length === 0")
+        async with repo.connection(NAMES.repo) as conn:
+            assert await list_mappings(conn, server.admin_id) == []
     finally:
         await device.close()
