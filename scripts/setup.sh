@@ -30,6 +30,10 @@ fi
 if [[ ",$extras," == *",test,"* ]] && ! command -v jackd >/dev/null 2>&1; then
   system_packages+=(jackd2)
 fi
+# Node: a test runs the DAW page's envelope module to compare it with the server's render.
+if [[ ",$extras," == *",test,"* ]] && ! command -v node >/dev/null 2>&1; then
+  system_packages+=(nodejs)
+fi
 if [ "${#system_packages[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
