@@ -27,7 +27,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Cut", "Failure", "Reply", "Script", "ScriptItem", "ToolUse", "chunks"]
+__all__ = [
+    "Cut",
+    "Failure",
+    "Reply",
+    "Script",
+    "ScriptItem",
+    "ScriptedFake",
+    "ToolUse",
+    "chunks",
+]
 
 Json = dict[str, Any]
 
@@ -104,3 +113,44 @@ def chunks(text: str, size: int = 4) -> list[str]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+class ScriptedFake:
+    """What both fake servers share: a :class:`Script` and the properties tests script it by.
+
+    A subclass sets ``self._script = Script()`` before serving.
+    """
+
+    _script: Script
+
+    @property
+    def script(self) -> deque[ScriptItem]:
+        return self._script.items
+
+    @property
+    def responder(self) -> Callable[[Json], ScriptItem] | None:
+        return self._script.responder
+
+    @responder.setter
+    def responder(self, value: Callable[[Json], ScriptItem] | None) -> None:
+        self._script.responder = value
+
+    @property
+    def default(self) -> ScriptItem:
+        return self._script.default
+
+    @default.setter
+    def default(self, value: ScriptItem) -> None:
+        self._script.default = value
+
+    @property
+    def requests(self) -> list[Json]:
+        """Every request body, in order (failed attempts included)."""
+        return self._script.requests
+
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        return self._script.headers
+
+    def next_item(self, body: Json, headers: dict[str, str]) -> ScriptItem:
+        return self._script.next(body, headers)

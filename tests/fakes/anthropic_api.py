@@ -26,13 +26,20 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections import deque
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fakes._http import LocalServer
-from tests.fakes._llm_script import Cut, Failure, Reply, Script, ScriptItem, ToolUse, chunks, dumps
+from tests.fakes._llm_script import (
+    Cut,
+    Failure,
+    Reply,
+    Script,
+    ScriptedFake,
+    ToolUse,
+    chunks,
+    dumps,
+)
 
 __all__ = ["Cut", "Failure", "FakeAnthropic", "Reply", "ToolUse"]
 
@@ -50,7 +57,7 @@ _ERROR_TYPES = {
 }
 
 
-class FakeAnthropic:
+class FakeAnthropic(ScriptedFake):
     """The fake service; a context manager that starts and stops its server."""
 
     def __init__(self, api_key: str | None = None, models: list[str] | None = None) -> None:
@@ -72,40 +79,6 @@ class FakeAnthropic:
     def base_url(self) -> str:
         """What ``AsyncAnthropic(base_url=...)`` takes (the SDK adds ``/v1/messages``)."""
         return self._http.base
-
-    # -- the script ---------------------------------------------------------------------------
-
-    @property
-    def script(self) -> deque[ScriptItem]:
-        return self._script.items
-
-    @property
-    def responder(self) -> Callable[[Json], ScriptItem] | None:
-        return self._script.responder
-
-    @responder.setter
-    def responder(self, value: Callable[[Json], ScriptItem] | None) -> None:
-        self._script.responder = value
-
-    @property
-    def default(self) -> ScriptItem:
-        return self._script.default
-
-    @default.setter
-    def default(self, value: ScriptItem) -> None:
-        self._script.default = value
-
-    @property
-    def requests(self) -> list[Json]:
-        """Every ``POST /v1/messages`` body, in order (failed attempts included)."""
-        return self._script.requests
-
-    @property
-    def headers(self) -> list[dict[str, str]]:
-        return self._script.headers
-
-    def next_item(self, body: Json, headers: dict[str, str]) -> ScriptItem:
-        return self._script.next(body, headers)
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"

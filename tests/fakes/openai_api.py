@@ -22,13 +22,20 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections import deque
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fakes._http import LocalServer
-from tests.fakes._llm_script import Cut, Failure, Reply, Script, ScriptItem, ToolUse, chunks, dumps
+from tests.fakes._llm_script import (
+    Cut,
+    Failure,
+    Reply,
+    Script,
+    ScriptedFake,
+    ToolUse,
+    chunks,
+    dumps,
+)
 
 __all__ = ["Cut", "Failure", "FakeOpenAI", "Reply", "ToolUse"]
 
@@ -45,7 +52,7 @@ _ERROR_TYPES = {
 }
 
 
-class FakeOpenAI:
+class FakeOpenAI(ScriptedFake):
     """The fake service; a context manager that starts and stops its server."""
 
     def __init__(self, api_key: str | None = None, models: list[str] | None = None) -> None:
@@ -66,39 +73,6 @@ class FakeOpenAI:
     def base_url(self) -> str:
         """The provider's base URL as users enter it (``.../v1``)."""
         return f"{self._http.base}/v1"
-
-    # -- the script (the same surface as FakeAnthropic) ----------------------------------------
-
-    @property
-    def script(self) -> deque[ScriptItem]:
-        return self._script.items
-
-    @property
-    def responder(self) -> Callable[[Json], ScriptItem] | None:
-        return self._script.responder
-
-    @responder.setter
-    def responder(self, value: Callable[[Json], ScriptItem] | None) -> None:
-        self._script.responder = value
-
-    @property
-    def default(self) -> ScriptItem:
-        return self._script.default
-
-    @default.setter
-    def default(self, value: ScriptItem) -> None:
-        self._script.default = value
-
-    @property
-    def requests(self) -> list[Json]:
-        return self._script.requests
-
-    @property
-    def headers(self) -> list[dict[str, str]]:
-        return self._script.headers
-
-    def next_item(self, body: Json, headers: dict[str, str]) -> ScriptItem:
-        return self._script.next(body, headers)
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}"
