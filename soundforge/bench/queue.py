@@ -10,7 +10,8 @@ Figures:
   database. ``N`` jobs are inserted with ``insert_all`` in chunks while one node's producer
   (limit ``--limit``) runs them; history is kept (every job stays as ``completed``). The
   figure is the median of ``--passes`` passes (each listed in ``jobs_per_s_passes``) made by
-  one running queue after a warm-up pass of a tenth of the jobs, which is not counted: a
+  one running queue after a warm-up pass of a tenth of the jobs, which is not counted,
+  and a ``VACUUM ANALYZE`` of the table, as autovacuum would have run by then: a
   long-running server's steady state, not its first second (fresh connections, the
   planner's caches, a table that has never been vacuumed).
 * ``insert_to_start_p50_ms``/``insert_to_start_p99_ms``: single jobs inserted one at a time
@@ -19,11 +20,20 @@ Figures:
 * ``pgqueuer_jobs_per_s``: the same ``N`` no-op jobs through pgqueuer (the peer named in
   ``dependencies-here.md``), enqueued in the same chunks while its ``QueueManager`` runs, on
   the same database in the same run, with the same warm-up and passes (its median; the
-  passes in ``pgqueuer_jobs_per_s_passes``). ``null`` with ``pgqueuer_error`` when pgqueuer
-  is not installed (``pip install soundforge[bench]``) or fails.
+  passes in ``pgqueuer_jobs_per_s_passes``; its table is vacuumed after the warm-up too).
+  ``null`` with ``pgqueuer_error`` when pgqueuer is not installed (``pip install
+  soundforge[bench]``) or fails.
+
+* ``turnover_jobs_per_s`` (only with ``--turnover N``, measured first): N rounds, each a
+  fresh queue's warm-up and one measured pass, after which its rows are deleted and the table
+  vacuumed (``VACUUM ANALYZE``), as the pruner and autovacuum do on a server whose history
+  turns over; the median, the rounds in ``turnover_jobs_per_s_rounds``, and the table's
+  ``fillfactor``. ``--fillfactor 100`` (PostgreSQL's default) instead of the schema's 70
+  shows why the schema sets it (``db/migrations/0007_jobs_fillfactor.sql``).
 
 Options: ``--dsn URL``, ``--quick`` (a tenth of the jobs and samples, one pass),
-``--jobs N``, ``--limit N``, ``--passes N``. The bench's rows are deleted afterwards;
+``--jobs N``, ``--limit N``, ``--passes N``, ``--turnover N``, ``--fillfactor N`` (only
+with the throwaway cluster). The bench's rows are deleted afterwards;
 pgqueuer's tables are removed again if the bench installed them.
 """
 
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
@@ -41,9 +52,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
@@ -106,21 +117,36 @@ async def _pass(pool: Any, probe: Any, queue: str, jobs: int) -> float:
     return jobs / (time.perf_counter() - t0)
 
 
-async def _our_queue(pool: Any, jobs: int, limit: int, samples: int, passes: int) -> dict[str, Any]:
-    queue = f"bench_{uuid.uuid4().hex[:8]}"
+def _queue_name() -> str:
+    """A fresh queue name as short as the product's ("download", "analysis"): the effect
+    ``--turnover`` shows did not appear here with 14-character names."""
+    return f"b{uuid.uuid4().hex[:7]}"
+
+
+_FILLFACTOR = """
+SELECT COALESCE((SELECT option_value FROM pg_options_to_table(reloptions)
+                 WHERE option_name = 'fillfactor'), '100')::int
+FROM pg_class WHERE oid = 'jobs'::regclass"""
+
+
+class _Extra(NamedTuple):
+    """The optional part: ``--turnover`` rounds, and ``--fillfactor`` for the table."""
+
+    turnover: int
+    fillfactor: int | None
+
+
+@contextlib.asynccontextmanager
+async def _running_queue(
+    pool: Any, limit: int, queue: str | None = None
+) -> AsyncIterator[tuple[Node, str]]:
+    """A node running a queue of no-op jobs (a fresh one unless named; its name is yielded);
+    on exit the node stops and the queue's rows are deleted."""
+    queue = queue or _queue_name()
     node = Node(name="bench")
     context = contextvars.copy_context()
     context.run(node.start)
     shell = node.attach()
-    loop = asyncio.get_running_loop()
-    waiting: dict[int, asyncio.Future[float]] = {}
-
-    def on_start(_e: Any, _m: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
-        now = time.perf_counter()
-        fut = waiting.setdefault(meta["job"].id, loop.create_future())
-        if not fut.done():
-            fut.set_result(now)
-
     config = QueueConfig(
         queues={queue: limit},
         workers=[Noop],
@@ -130,14 +156,36 @@ async def _our_queue(pool: Any, jobs: int, limit: int, samples: int, passes: int
     )
     result = await Queues.start_link(config, pool)
     assert isinstance(result, Ok), result
-    sup = result.pid
     try:
+        yield node, queue
+    finally:
+        target = result.pid._proc
+        if target is not None:
+            gone = exit_future(target)
+            target.signal_exit(shell.pid, SHUTDOWN, linked=False)
+            await gone
+        await asyncio.create_task(node.stop(), context=context)
+        await pool.execute("DELETE FROM jobs WHERE queue = $1", queue)
+
+
+async def _our_queue(pool: Any, jobs: int, limit: int, samples: int, passes: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    waiting: dict[int, asyncio.Future[float]] = {}
+
+    def on_start(_e: Any, _m: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        now = time.perf_counter()
+        fut = waiting.setdefault(meta["job"].id, loop.create_future())
+        if not fut.done():
+            fut.set_result(now)
+
+    async with _running_queue(pool, limit) as (node, queue):
         # Throughput: a warm-up pass, then the measured ones; a pass is done when the
         # database has no job of the queue left to run (both partial indexes answer that).
         # The probe keeps its own connection: a pool round per probe (acquire, then the
         # four-statement reset of a release) is overhead the measured queue competes with.
         async with pool.acquire() as probe:
             await _pass(pool, probe, queue, max(1, jobs // 10))
+            await probe.execute("VACUUM ANALYZE jobs")  # as autovacuum would have by now
             rates = [await _pass(pool, probe, queue, jobs) for _ in range(passes)]
 
         # Latency: one job at a time into an idle producer.
@@ -149,14 +197,6 @@ async def _our_queue(pool: Any, jobs: int, limit: int, samples: int, passes: int
             job = await insert(pool, Noop, None, queue=queue)
             fut = waiting.setdefault(job.id, loop.create_future())
             latencies.append((await asyncio.wait_for(fut, 10) - t) * 1000)
-    finally:
-        target = sup._proc
-        if target is not None:
-            gone = exit_future(target)
-            target.signal_exit(shell.pid, SHUTDOWN, linked=False)
-            await gone
-        await asyncio.create_task(node.stop(), context=context)
-        await pool.execute("DELETE FROM jobs WHERE queue = $1", queue)
     latencies.sort()
     return {
         "jobs_per_s": round(statistics.median(rates)),
@@ -165,6 +205,25 @@ async def _our_queue(pool: Any, jobs: int, limit: int, samples: int, passes: int
         "insert_to_start_p99_ms": round(
             latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3
         ),
+    }
+
+
+async def _turnover(pool: Any, jobs: int, limit: int, rounds: int) -> dict[str, Any]:
+    """``--turnover``: rounds of one queue on a fresh node (a warm-up pass, then one measured
+    pass), each followed by what the pruner and autovacuum do to old history: the queue's
+    rows are deleted and the table is vacuumed, so the next round's rows go into freed space.
+    The queue keeps its name across rounds, as a server's queues do."""
+    rates: list[float] = []
+    name = _queue_name()
+    async with pool.acquire() as probe:
+        for _ in range(rounds):
+            async with _running_queue(pool, limit, name) as (_node, queue):
+                await _pass(pool, probe, queue, max(1, jobs // 10))
+                rates.append(await _pass(pool, probe, queue, jobs))
+            await probe.execute("VACUUM ANALYZE jobs")
+    return {
+        "turnover_jobs_per_s": round(statistics.median(rates)),
+        "turnover_jobs_per_s_rounds": [round(r) for r in rates],
     }
 
 
@@ -183,6 +242,7 @@ async def _pgqueuer(dsn: str, jobs: int, passes: int) -> dict[str, Any]:
             installed = True
         entrypoint = f"bench_{uuid.uuid4().hex[:8]}"
         await _pgqueuer_pass(queries, worker_conn, entrypoint, max(1, jobs // 10))
+        await admin.execute(f"VACUUM ANALYZE {queries.qbe.settings.queue_table}")
         rates = [
             await _pgqueuer_pass(queries, worker_conn, entrypoint, jobs) for _ in range(passes)
         ]
@@ -233,7 +293,9 @@ def _seconds(value: float) -> Any:
     return timedelta(seconds=value)
 
 
-async def _run(dsn: str | None, jobs: int, limit: int, samples: int, passes: int) -> dict[str, Any]:
+async def _run(
+    dsn: str | None, jobs: int, limit: int, samples: int, passes: int, extra: _Extra
+) -> dict[str, Any]:
     if dsn is None:
         from soundforge.storage.embedded_postgres import EmbeddedPostgres
 
@@ -243,21 +305,29 @@ async def _run(dsn: str | None, jobs: int, limit: int, samples: int, passes: int
             pg = EmbeddedPostgres(Path(tmp))
             started_dsn = await pg.start()
             try:
-                figures = await _measure(started_dsn, jobs, limit, samples, passes)
+                figures = await _measure(started_dsn, jobs, limit, samples, passes, extra)
             finally:
                 await pg.stop()
             figures["database"] = "embedded"
             return figures
-    figures = await _measure(dsn, jobs, limit, samples, passes)
+    figures = await _measure(dsn, jobs, limit, samples, passes, extra)
     figures["database"] = "dsn"
     return figures
 
 
-async def _measure(dsn: str, jobs: int, limit: int, samples: int, passes: int) -> dict[str, Any]:
+async def _measure(
+    dsn: str, jobs: int, limit: int, samples: int, passes: int, extra: _Extra
+) -> dict[str, Any]:
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
     try:
         await _ensure_schema(pool)
-        figures = await _our_queue(pool, jobs, limit, samples, passes)
+        figures: dict[str, Any] = {}
+        if extra.fillfactor is not None:
+            await pool.execute(f"ALTER TABLE jobs SET (fillfactor = {int(extra.fillfactor)})")
+        if extra.turnover:
+            figures["fillfactor"] = await pool.fetchval(_FILLFACTOR)
+            figures.update(await _turnover(pool, jobs, limit, extra.turnover))
+        figures.update(await _our_queue(pool, jobs, limit, samples, passes))
     finally:
         await pool.close()
     figures.update(await _pgqueuer(dsn, jobs, passes))
@@ -273,8 +343,12 @@ def run(
     jobs: int | None = None,
     limit: int = 500,
     passes: int | None = None,
+    turnover: int = 0,
+    fillfactor: int | None = None,
 ) -> dict[str, Any]:
     """Measure and return the figures (a fresh event loop, uvloop when installed)."""
+    if fillfactor is not None and dsn is not None:
+        raise ValueError("--fillfactor changes the jobs table: only with the throwaway cluster")
     n = jobs or (2_000 if quick else 20_000)
     rounds = passes or (1 if quick else 3)
     samples = 30 if quick else 300
@@ -286,7 +360,8 @@ def run(
     except ImportError:
         runner = asyncio.run
         loop = "asyncio"
-    figures: dict[str, Any] = runner(_run(dsn, n, limit, samples, rounds))
+    extra = _Extra(turnover, fillfactor)
+    figures: dict[str, Any] = runner(_run(dsn, n, limit, samples, rounds, extra))
     figures.update(
         {
             "jobs": n,
@@ -308,11 +383,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, help="no-op jobs for the throughput figures")
     parser.add_argument("--limit", type=int, default=500, help="the producer's concurrency limit")
     parser.add_argument("--passes", type=int, help="measured passes (default 3, 1 with --quick)")
+    parser.add_argument(
+        "--turnover", type=int, default=0, metavar="N", help="first, N rounds of history turnover"
+    )
+    parser.add_argument(
+        "--fillfactor", type=int, help="the jobs table's fillfactor (throwaway cluster only)"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.fillfactor is not None and args.dsn is not None:
+        parser.error("--fillfactor changes the jobs table: only with the throwaway cluster")
     logging.getLogger("soundforge.queue").setLevel(logging.ERROR)
     print(
         json.dumps(
-            run(args.dsn, quick=args.quick, jobs=args.jobs, limit=args.limit, passes=args.passes)
+            run(
+                args.dsn,
+                quick=args.quick,
+                jobs=args.jobs,
+                limit=args.limit,
+                passes=args.passes,
+                turnover=args.turnover,
+                fillfactor=args.fillfactor,
+            )
         )
     )
     return 0

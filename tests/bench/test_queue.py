@@ -33,3 +33,24 @@ async def test_quick_bench_prints_every_figure(
     # pgqueuer is in the bench extra; when it could not run, the reason is printed.
     assert figures["pgqueuer_jobs_per_s"] is not None or figures["pgqueuer_error"]
     assert figures["database"] == "dsn" and figures["quick"] is True
+
+
+async def test_turnover_rounds_report_the_tables_fillfactor(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--quick", "--jobs", "500", "--turnover", "2", "--dsn", database_url]
+    assert await asyncio.to_thread(bench.main, argv) == 0
+    figures: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert len(figures["turnover_jobs_per_s_rounds"]) == 2
+    assert all(rate > 0 for rate in figures["turnover_jobs_per_s_rounds"])
+    # The schema's (0007_jobs_fillfactor.sql), not PostgreSQL's default of 100.
+    assert figures["fillfactor"] == 70
+
+
+def test_fillfactor_is_refused_on_a_database_the_bench_does_not_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        bench.main(["--fillfactor", "100", "--dsn", "postgresql://localhost/anything"])
+    assert exited.value.code == 2
+    assert "only with the throwaway cluster" in capsys.readouterr().err
