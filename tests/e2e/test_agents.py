@@ -30,6 +30,8 @@ from tests.web.conftest import WebServer
 
 pytestmark = [pytest.mark.timeout(300)]
 
+AGENT_OPTIONS = "[data-agent-chat] select[data-part=agent] option"
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeAnthropic]:
@@ -91,9 +93,7 @@ async def test_the_plan_needs_no_model_and_the_chat_says_how_to_add_one(
     notice = page.locator("[data-agent-chat] [data-part=notice]")
     await notice.wait_for(state="visible")
     assert "Settings → AI providers" in await notice.inner_text()
-    assert await page.locator("[data-agent-chat] select option").all_inner_texts() == [
-        "Mix planner"
-    ]
+    assert await page.locator(AGENT_OPTIONS).all_inner_texts() == ["Mix planner"]
     await page.fill("[data-agent-chat] textarea", "Plan my set")
     await page.click("[data-agent-chat] [data-part=send]")
     error = page.locator(".agent-msg--error")
@@ -121,7 +121,7 @@ async def test_a_planner_reply_streams_into_the_panel(
     fake.responder = responder
     page = await watch(admin_context, problems)
     await page.goto(f"{server.url}/agents")
-    await page.locator("[data-agent-chat] select option").first.wait_for(state="attached")
+    await page.locator(AGENT_OPTIONS).first.wait_for(state="attached")
     assert await page.locator("[data-agent-chat] [data-part=notice]").is_hidden()
     await page.fill("[data-agent-chat] textarea", "Plan a warm-up set")
     await page.keyboard.press("Enter")
@@ -151,8 +151,8 @@ async def test_a_cue_proposal_is_confirmed_from_the_panel(
     )
     page = await watch(admin_context, problems)
     await page.goto(f"{server.url}/agents?track={calm}")
-    await page.locator("[data-agent-chat] select option").first.wait_for(state="attached")
-    await page.select_option("[data-agent-chat] select", "cue_planner")
+    await page.locator(AGENT_OPTIONS).first.wait_for(state="attached")
+    await page.select_option("[data-agent-chat] select[data-part=agent]", "cue_planner")
     await page.fill("[data-agent-chat] textarea", "Cue the drop")
     await page.click("[data-agent-chat] [data-part=send]")
 
@@ -169,3 +169,62 @@ async def test_a_cue_proposal_is_confirmed_from_the_panel(
     async with repo.connection(NAMES.repo) as conn:
         row = await conn.fetchrow("SELECT position_ms, hot_index, source FROM cue_points")
     assert tuple(row) == (46440, 0, "agent")
+
+
+@pytest.mark.usefixtures("registry")
+async def test_an_earlier_chat_is_drawn_again_and_continued(
+    server: WebServer, admin_context: Any, problems: Problems, fake: FakeAnthropic
+) -> None:
+    calm, _ = await tracks(server)
+    await give_model(server, fake)
+    cues = [{"kind": "hot", "hot_index": 0, "position_ms": 46440, "label": "Drop"}]
+    fake.script.extend(
+        [
+            Reply(text="Let me look. ", tool_calls=(ToolUse("propose_cues", {"cues": cues}),)),
+            Reply(text="I put hot cue 1 on the drop."),
+        ]
+    )
+    page = await watch(admin_context, problems)
+    await page.goto(f"{server.url}/agents?track={calm}")
+    panel = page.locator("[data-agent-chat]")
+    history = panel.locator("[data-part=history]")
+    await panel.locator("select[data-part=agent] option").first.wait_for(state="attached")
+    assert await history.is_hidden()  # no earlier chat yet
+    await page.select_option("[data-agent-chat] select[data-part=agent]", "cue_planner")
+    await page.fill("[data-agent-chat] textarea", "Cue the drop")
+    await page.click("[data-agent-chat] [data-part=send]")
+    await panel.locator(".agent-proposal [data-action=confirm]").click()
+    await page.wait_for_function(
+        "() => document.querySelector('.agent-proposal')?.dataset.status === 'confirmed'"
+    )
+    await history.wait_for(state="visible")  # refreshed after the answer
+
+    # A new visit: the panel starts empty and offers the chat, which comes back as it was.
+    await page.reload()
+    await history.wait_for(state="visible")
+    assert await panel.locator(".agent-msg").count() == 0
+    (chat,) = await history.locator("option:not([value=''])").all()
+    assert (await chat.inner_text()).startswith("Cue the drop — ")
+    await history.select_option(await chat.get_attribute("value"))
+    reply = panel.locator(".agent-msg--assistant")
+    await reply.wait_for()
+    assert await panel.locator(".agent-msg--user").inner_text() == "Cue the drop"
+    assert await reply.locator(".agent-tool").inner_text() == "Proposing cue points ✓"
+    assert await reply.locator(".agent-msg-body").inner_text() == (
+        "Let me look. I put hot cue 1 on the drop."
+    )
+    card = reply.locator(".agent-proposal")
+    assert await card.get_attribute("data-status") == "confirmed"
+    assert await card.locator("[data-action=confirm]").is_hidden()
+    assert "Fake Claude" in await reply.locator(".agent-meta").inner_text()
+    assert await panel.locator("select[data-part=agent]").input_value() == "cue_planner"
+
+    # The next question continues that conversation: the model gets the earlier turns.
+    fake.script.append(Reply(text="Hot cue 1 is at 0:46.4."))
+    await page.fill("[data-agent-chat] textarea", "Where is it again?")
+    await page.keyboard.press("Enter")
+    await panel.locator(".agent-msg--assistant").nth(1).locator(".agent-meta").wait_for()
+    asked = fake.requests[-1]["messages"]
+    assert "Cue the drop" in json.dumps(asked[0]) and "Where is it again?" in json.dumps(asked[-1])
+    async with repo.connection(NAMES.repo) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM agent_conversations") == 1

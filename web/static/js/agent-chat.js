@@ -9,6 +9,10 @@
  * as lists. When no AI model is configured the panel says how to add one, and the server's
  * own `no_provider` answer says the same in the conversation.
  *
+ * "Earlier chats" lists the user's stored conversations (about this track on a track page,
+ * all of them otherwise; the newest first, refreshed after each answer): picking one draws
+ * it again (agent-history.js) and the next question continues it. "New chat" starts afresh.
+ *
  * A confirmed proposal is announced as an `agent:proposal-confirmed` event on the container
  * (detail: the proposal), so the track page can redraw its cues.
  *
@@ -18,6 +22,7 @@
 
 import { api } from './api.js';
 import { describe } from './app.js';
+import { conversationItems, historyLabel } from './agent-history.js';
 import { doneLine, el, message, planView, proposalCard, toolLine, updateTool } from './agent-render.js';
 import { postEvents } from './agent-stream.js';
 
@@ -30,7 +35,7 @@ import { postEvents } from './agent-stream.js';
  * Mount the chat panel in `container` (the partial's `[data-agent-chat]` section).
  * @param {HTMLElement} container
  * @param {{ trackId?: string | null }} [options]
- * @returns {Promise<{ ask: (text: string) => Promise<void> }>}
+ * @returns {Promise<{ ask: (text: string) => Promise<void>, open: (id: string) => Promise<void> }>}
  */
 export async function mountAgentChat(container, { trackId = null } = {}) {
   if (container.dataset.mounted === 'true') return container.agentChat;
@@ -42,6 +47,7 @@ export async function mountAgentChat(container, { trackId = null } = {}) {
   const log = part('log');
   const form = /** @type {HTMLFormElement} */ (part('form'));
   const send = /** @type {HTMLButtonElement} */ (part('send'));
+  const earlier = /** @type {HTMLSelectElement} */ (part('history'));
   /** @type {Map<string, AgentInfo>} */
   const agents = new Map();
   let conversationId = null;
@@ -68,8 +74,12 @@ export async function mountAgentChat(container, { trackId = null } = {}) {
     notice.textContent = describe(error);
   }
   describeAgent();
-  select.addEventListener('change', () => { describeAgent(); conversationId = null; });
-  part('new').addEventListener('click', () => { conversationId = null; log.replaceChildren(); });
+  select.addEventListener('change', () => { describeAgent(); conversationId = null; earlier.value = ''; });
+  part('new').addEventListener('click', () => {
+    conversationId = null;
+    earlier.value = '';
+    log.replaceChildren();
+  });
 
   const decide = (proposal, convId) => async (action) => {
     const done = await api(`agents/conversations/${convId}/${action}`, {
@@ -79,6 +89,49 @@ export async function mountAgentChat(container, { trackId = null } = {}) {
       container.dispatchEvent(new CustomEvent('agent:proposal-confirmed', { detail: done, bubbles: true }));
     }
   };
+
+  /** Fill "Earlier chats" (kept hidden while there are none), keeping the current pick. */
+  async function listEarlier() {
+    const query = new URLSearchParams({ limit: '30', ...(trackId ? { track_id: trackId } : {}) });
+    let found;
+    try {
+      found = await api(`agents/conversations?${query}`);
+    } catch {
+      return;  // the list is a convenience: the chat works without it
+    }
+    const options = [el('option', '', 'Earlier chats…')];
+    options[0].value = '';
+    for (const summary of found) {
+      if (!agents.has(summary.agent)) continue;
+      const option = el('option', '', historyLabel(summary, agents));
+      option.value = summary.id;
+      options.push(option);
+    }
+    earlier.replaceChildren(...options);
+    earlier.value = conversationId ?? '';
+    earlier.hidden = options.length === 1;
+  }
+
+  /** Draw a stored conversation and continue it with the next question. */
+  async function open(id) {
+    if (busy) return;
+    if (!id) { conversationId = null; log.replaceChildren(); return; }
+    busy = true;
+    try {
+      const conversation = await api(`agents/conversations/${id}`);
+      select.value = conversation.agent;
+      describeAgent();
+      conversationId = conversation.id;
+      log.replaceChildren(...conversationItems(conversation, decide));
+      scroll();
+    } catch (error) {
+      const { item } = message('error', describe(error));
+      log.replaceChildren(item);
+    } finally {
+      busy = false;
+    }
+  }
+  earlier.addEventListener('change', () => open(earlier.value));
 
   async function ask(text) {
     if (busy || !text.trim()) return;
@@ -111,6 +164,7 @@ export async function mountAgentChat(container, { trackId = null } = {}) {
           if (view) item.append(view);
         } else if (type === 'done') {
           item.append(doneLine(data));
+          listEarlier();
         } else if (type === 'error') {
           item.classList.add('agent-msg--error');
           item.dataset.errorKind = data.kind;
@@ -143,7 +197,8 @@ export async function mountAgentChat(container, { trackId = null } = {}) {
     }
   });
 
-  const handle = { ask };
+  await listEarlier();
+  const handle = { ask, open };
   container.agentChat = handle;
   return handle;
 }
