@@ -153,12 +153,17 @@ def focused(registry_name: str = REGISTRY, user_id: str | None = None) -> Focus 
 
 
 async def control_focused(
-    values: dict[str, Any], origin: str, *, user_id: str | None = None
+    values: dict[str, Any], origin: str, *, user_id: str | None = None, dj_only: bool = False
 ) -> MixerChanged | None:
-    """Applies values for a control surface: to the focused sessions; None when none is."""
+    """Applies values for a control surface: to the focused sessions; None when none is.
+
+    Paths go to the DJ console (``deck.…``, ``crossfader…``) or the focused track by their
+    first part; with ``dj_only`` every one goes to the console (OSC's ``/sf/dj/…``)."""
     found = focused(REGISTRY, user_id)
     if found is None:
         return None
+    if dj_only:
+        return await control(found.user_id, "dj", values, origin)
     dj = {p: v for p, v in values.items() if p.startswith(_DJ_PREFIXES)}
     rest = {p: v for p, v in values.items() if not p.startswith(_DJ_PREFIXES)}
     result = None

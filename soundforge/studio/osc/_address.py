@@ -2,7 +2,11 @@
 
 Every control path of a mixer session (``soundforge.studio.controls``) has one address:
 ``stem.vocals.volume`` is ``/sf/stem/vocals/volume``, ``deck.1.eq.low`` is
-``/sf/deck/1/eq/low``. Three addresses are not controls: ``/sf/register [port]`` (send me
+``/sf/deck/1/eq/low``. Paths are routed to the focused track's session or to the DJ
+console's by their first part (:func:`session_of`: ``deck.…`` and ``crossfader…`` are the
+console's); a console path that a track also has (``master.volume``) is addressed under
+``/sf/dj/`` (``/sf/dj/master/volume``), and ``/sf/dj/`` names the console for any path.
+Three addresses are not controls: ``/sf/register [port]`` (send me
 feedback), ``/sf/unregister`` and ``/sf/sync`` (send me the whole state now).
 
 What a message's first argument means depends on the control's kind, so that a TouchOSC
@@ -65,9 +69,11 @@ class BadArguments(SoundForgeError):
 
 
 class SetControl(msgspec.Struct, frozen=True):
-    """A message setting the control at ``path``."""
+    """A message setting the control at ``path`` of ``session`` ("dj" for ``/sf/dj/…``;
+    None: the session :func:`session_of` routes the path to)."""
 
     path: str
+    session: str | None = None
 
 
 class Register(msgspec.Struct, frozen=True):
@@ -98,9 +104,14 @@ class _Skip:
 SKIP: Final = _Skip()
 
 
-def address_for(path: str) -> str:
-    """The OSC address of a control path: ``rate`` → ``/sf/rate``."""
-    return f"{PREFIX}/{path.replace('.', '/')}"
+def address_for(path: str, session: str | None = None) -> str:
+    """The OSC address of a control path of ``session`` ("track" or "dj"; None: the one
+    the path routes to): ``rate`` → ``/sf/rate``, the console's ``master.volume`` →
+    ``/sf/dj/master/volume``."""
+    slashed = path.replace(".", "/")
+    if session == "dj" and session_of(path) != "dj":
+        return f"{PREFIX}/dj/{slashed}"
+    return f"{PREFIX}/{slashed}"
 
 
 def parse_address(address: str, args: list[Any]) -> Command:
@@ -121,6 +132,8 @@ def parse_address(address: str, args: list[Any]) -> Command:
                 return Unregister()
             case "sync":
                 return Sync()
+    if segments[0] == "dj" and len(segments) > 1:
+        return SetControl(".".join(segments[1:]), "dj")
     return SetControl(".".join(segments))
 
 

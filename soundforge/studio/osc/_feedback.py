@@ -137,7 +137,7 @@ async def on_changed(state: ServerState, event: MixerChanged) -> None:
     for client in list(state.clients.values()):
         if client.is_origin(event.origin):
             own = echo[1] if echo is not None else frozenset(event.values)
-            skip = {address_for(path) for path in own}
+            skip = {address_for(path, _session(event.key)) for path in own}
             _send(state, client, [m for m in messages if m[0] not in skip])
         else:
             _send(state, client, messages)
@@ -200,7 +200,7 @@ def _messages(key: str, info: dict[str, Any], values: dict[str, Any]) -> Message
             continue  # read-only values (anchor_at) have no address
         args = feedback_args(control, value)
         if args is not None:
-            messages.append((address_for(path), args))
+            messages.append((address_for(path, _session(key)), args))
     return messages
 
 
@@ -219,6 +219,10 @@ def _send(state: ServerState, client: Any, messages: Messages) -> None:
     datagrams = encode(messages)
     client.send(datagrams)
     state.counters.feedback += len(datagrams)
+
+
+def _session(key: str) -> str:
+    return "dj" if key == "dj" else "track"
 
 
 def _is_focused(user_id: str, key: str) -> bool:

@@ -116,7 +116,7 @@ async def _convert(
 async def _op(state: ServerState, origin: str, command: SetControl, args: list[Any]) -> Op | None:
     counters = state.counters
     focus = mixers.focused()
-    session = session_of(command.path)
+    session = command.session or session_of(command.path)
     if focus is None or (session == "track" and not focus.key.startswith("track:")):
         counters.unfocused += 1
         state.note("unfocused", "a message arrived but no track is open in a browser tab")
@@ -170,7 +170,9 @@ async def _command(state: ServerState, op: CommandOp) -> None:
 async def _apply(state: ServerState, batch: Batch) -> None:
     counters = state.counters
     try:
-        changed = await mixers.control_focused(batch.values, batch.origin)
+        changed = await mixers.control_focused(
+            batch.values, batch.origin, dj_only=batch.session == "dj"
+        )
     except ControlError as error:
         if len(batch.values) == 1:
             _rejected(state, str(error))

@@ -11,8 +11,8 @@ argument partial). This writes one with two pages:
   transport (play/pause toggle, stop), rate and pitch faders (scaled to their ranges, so the
   fader sends the value itself), the A–B loop toggle, and labels that show the focused
   track's title and BPM;
-* **DJ**: per deck play (toggle), cue and sync buttons, tempo and volume faders, and the
-  crossfader.
+* **DJ**: per deck play (toggle), cue and sync buttons, tempo and volume faders, the
+  crossfader and the console's master (``/sf/dj/master/volume``).
 
 Every control both sends and receives its address, so registered surfaces follow changes
 made elsewhere (``/sf/register`` once from TouchOSC's OSC connection, or set its receive
@@ -132,9 +132,21 @@ def _dj_controls(ids: _Ids) -> str:
             _fader(ids, f"deck{deck}_rate", f"{p}.rate", x + 170, 100, 140, 500, scale=(0.5, 1.5)),
             _fader(ids, f"deck{deck}_volume", f"{p}.volume", x + 330, 100, 140, 500),
         ]
-    parts.append(
+    parts += [
         _fader(ids, "crossfader", "crossfader", 212, 640, 600, 100, horizontal=True),
-    )
+        _label(ids, "dj_master_name", "master", WIDTH - 190, 600, 180, 30),
+        _fader(
+            ids,
+            "dj_master",
+            "master.volume",
+            WIDTH - 190,
+            640,
+            180,
+            100,
+            horizontal=True,
+            session="dj",
+        ),
+    ]
     return "".join(parts)
 
 
@@ -163,6 +175,7 @@ def _fader(
     h: int,
     scale: tuple[float, float] = (0.0, 1.0),
     horizontal: bool = False,
+    session: str | None = None,
 ) -> str:
     props = (
         _frame(x, y, w, h)
@@ -178,7 +191,8 @@ def _fader(
         + _prop("i", "responseFactor", 100)
     )
     values = _value("x", "0") + _value("touch", "false")
-    return _node(ids, "FADER", props, values, messages=_osc(address_for(path), "x", scale))
+    address = address_for(path, session)
+    return _node(ids, "FADER", props, values, messages=_osc(address, "x", scale))
 
 
 def _button(

@@ -47,11 +47,21 @@ def test_addresses_name_control_paths_and_commands(address: str, command: object
 
 
 def test_every_control_path_round_trips_through_its_address() -> None:
-    for key in ("track:1", "dj"):
+    for key, session in (("track:1", "track"), ("dj", "dj")):
         info = INFO if key != "dj" else {"decks": {"1": INFO, "2": None}}
         for found in controls.controls(key, info):
-            parsed = parse_address(address_for(found.path), [])
-            assert parsed == SetControl(found.path)
+            parsed = parse_address(address_for(found.path, session), [])
+            assert isinstance(parsed, SetControl) and parsed.path == found.path
+            assert (parsed.session or session_of(parsed.path)) == session, found.path
+
+
+def test_the_consoles_master_is_addressed_under_dj() -> None:
+    assert address_for("master.volume", "dj") == "/sf/dj/master/volume"
+    assert address_for("master.volume", "track") == "/sf/master/volume"
+    assert address_for("deck.1.volume", "dj") == "/sf/deck/1/volume"  # unambiguous: short
+    assert parse_address("/sf/dj/master/volume", []) == SetControl("master.volume", "dj")
+    assert parse_address("/sf/dj/deck/2/play", []) == SetControl("deck.2.play", "dj")
+    assert parse_address("/sf/master/volume", []) == SetControl("master.volume")
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,25 @@ async def test_feedback_reaches_registered_clients_but_not_the_origin(
         assert await other.wait_for("/sf/rate") == [1.5]
 
 
+async def test_the_dj_consoles_master_has_its_own_address(api_server: WebServer) -> None:
+    async with osc_server() as name, receiver() as surface:
+        osc_port = await bound_port(name)
+        user_id, key = await focused_track(api_server)
+        await mixers.snapshot(user_id, "dj")  # the console is open in a tab
+        track_master = (await mixers.snapshot(user_id, key)).values["master.volume"]
+        surface.send(osc_port, "/sf/register")
+        await surface.wait_for("/sf/track/title")
+        surface.clear()
+        surface.send(osc_port, "/sf/dj/master/volume", 0.25)
+        await value_becomes(user_id, "dj", "master.volume", 0.25)
+        assert (await mixers.snapshot(user_id, key)).values["master.volume"] == track_master
+        # A browser moving the console's master: surfaces see it at /sf/dj/..., never as
+        # the track's master.
+        await mixers.control(user_id, "dj", {"master.volume": 0.5}, "ws:tab-1")
+        assert (await surface.wait_for("/sf/dj/master/volume"))[0] == pytest.approx(0.5)
+        assert all(v[0] != pytest.approx(0.5) for v in surface.values("/sf/master/volume"))
+
+
 async def test_a_client_that_went_away_is_dropped(api_server: WebServer) -> None:
     async with osc_server() as name, receiver() as surface:
         osc_port = await bound_port(name)
