@@ -37,7 +37,14 @@ from soundforge.runtime.application import Application
 from soundforge.runtime.child_spec import ChildSpec
 from soundforge.runtime.process import receive
 
-__all__ = ["run_analyze", "run_export", "run_import", "run_separate", "run_users_create"]
+__all__ = [
+    "in_tree",
+    "run_analyze",
+    "run_export",
+    "run_import",
+    "run_separate",
+    "run_users_create",
+]
 
 T = TypeVar("T")
 _ERR = Console(stderr=True)
@@ -47,7 +54,7 @@ class StartFailed(SoundForgeError):
     pass
 
 
-async def _in_tree(spec: ChildSpec, body: Callable[[], Awaitable[T]]) -> T:
+async def in_tree(spec: ChildSpec, body: Callable[[], Awaitable[T]]) -> T:
     """Start ``spec`` as an application, run ``body`` as a process of its node, stop."""
     app = Application(spec, handle_signals=False)
     running = asyncio.ensure_future(app.run())
@@ -122,7 +129,7 @@ def run_separate(settings: Settings, files: list[str], out: Path, options: dict[
                     print(stem["path"])
         return 1 if failures else 0
 
-    return _run(_in_tree(spec, work))
+    return _run(in_tree(spec, work))
 
 
 # -- analyze -----------------------------------------------------------------------------
@@ -165,7 +172,7 @@ def run_analyze(
             _analysis_table([(n, r) for n, r in results])
         return 1 if failures else 0
 
-    return _run(_in_tree(spec, work))
+    return _run(in_tree(spec, work))
 
 
 def _analysis_table(rows: list[tuple[str, dict[str, Any]]]) -> None:
@@ -227,7 +234,7 @@ def run_import(settings: Settings, sources: list[str], wait: bool, user_email: s
             failures += await _wait_for(created, context)
         return 1 if failures else 0
 
-    return _run(_in_tree(spec, work))
+    return _run(in_tree(spec, work))
 
 
 def _reason(reason: str) -> str:
@@ -316,7 +323,7 @@ def run_export(
         print(path)
         return 0
 
-    return _run(_in_tree(spec, work))
+    return _run(in_tree(spec, work))
 
 
 # -- users -------------------------------------------------------------------------------
@@ -336,7 +343,7 @@ def run_users_create(settings: Settings, email: str, admin: bool) -> int:
         print(f"created {user.role} {user.email} ({user.id})")
         return 0
 
-    return _run(_in_tree(spec, work))
+    return _run(in_tree(spec, work))
 
 
 def run_tokens_create(settings: Settings, email: str, name: str) -> int:
@@ -367,7 +374,7 @@ def run_tokens_create(settings: Settings, email: str, name: str) -> int:
         print(secret)
         return 0
 
-    return _run(_in_tree(spec, work))
+    return _run(in_tree(spec, work))
 
 
 def _read_password() -> str:

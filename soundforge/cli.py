@@ -10,6 +10,7 @@
     soundforge export TRACK_ID [--stem S]     stems as "Artist - Title (stem).wav" or a zip
     soundforge users create EMAIL [--admin]   make an account (password on stdin/prompt)
     soundforge tokens create EMAIL [--name N] print a new API token for an account
+    soundforge keys status|rotate             the keys sealing stored LLM API keys; rotate them
     soundforge actors tree|show NAME|top      the running server's processes (admin API token)
     soundforge actors restart|stop|kill NAME  restart, stop or kill one of them
     soundforge queues [pause|resume NAME]     the job queues: jobs by state, pause, resume
@@ -27,7 +28,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import msgspec
@@ -186,6 +187,21 @@ def _audio_commands(commands: Any) -> None:
     create.add_argument("--admin", action="store_true", help="make it an administrator")
     create.set_defaults(handler=_users_create)
 
+    keys = commands.add_parser("keys", help="the server keys sealing stored LLM API keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_commands.add_parser(
+        "status", help="the keys, and how many stored API keys each seals"
+    ).set_defaults(handler=_keys_status)
+    keys_rotate = keys_commands.add_parser(
+        "rotate", help="a new current key; re-seal every stored API key (server stopped)"
+    )
+    keys_rotate.add_argument(
+        "--nodes-stopped",
+        action="store_true",
+        help="with SOUNDFORGE_DATABASE_URL: every node using that database is stopped",
+    )
+    keys_rotate.set_defaults(handler=_keys_rotate)
+
     tokens = commands.add_parser("tokens", help="API tokens")
     tokens_commands = tokens.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     tokens_commands.required = True
@@ -255,6 +271,43 @@ def _export(args: argparse.Namespace) -> int:
         model=args.model,
         analysis=args.analysis,
     )
+
+
+def _keys_status(args: argparse.Namespace) -> int:
+    from soundforge.llm.keys_cli import run_keys_status
+
+    settings = _settings()
+    return run_keys_status(settings, _in_root_tree(settings))
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from soundforge.llm.keys_cli import run_keys_rotate
+    from soundforge.storage.embedded_postgres import EmbeddedPostgres
+
+    settings = _settings()
+
+    def server_running() -> bool:
+        return (
+            settings.embedded_database
+            and EmbeddedPostgres.running_dsn(settings.data_dir) is not None
+        )
+
+    return run_keys_rotate(
+        settings, _in_root_tree(settings), server_running, nodes_stopped=args.nodes_stopped
+    )
+
+
+def _in_root_tree(settings: Settings) -> Callable[[Callable[[], Awaitable[int]]], int]:
+    """Runs a body inside the root tree without queues or ports (the database, the repo)."""
+
+    def run(body: Callable[[], Awaitable[int]]) -> int:
+        from soundforge.audio_cli import in_tree
+        from soundforge.supervisors import Root, RootOptions
+
+        spec = Root.child_spec(RootOptions(settings, queues={}, ports={}))
+        return int(_run(in_tree(spec, body)))
+
+    return run
 
 
 def _users_create(args: argparse.Namespace) -> int:
