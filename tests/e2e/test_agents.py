@@ -72,6 +72,31 @@ async def tracks(server: WebServer) -> tuple[str, str]:
     return calm, loud
 
 
+async def ask_for_a_cue(
+    server: WebServer, context: Any, problems: Problems, fake: FakeAnthropic
+) -> Any:
+    """A page where the cue planner was asked about a track with a model whose script
+    proposes hot cue 1 on the drop; returns as soon as the question is sent. No earlier
+    chat is offered before it."""
+    calm, _ = await tracks(server)
+    await give_model(server, fake)
+    cues = [{"kind": "hot", "hot_index": 0, "position_ms": 46440, "label": "Drop"}]
+    fake.script.extend(
+        [
+            Reply(text="Let me look. ", tool_calls=(ToolUse("propose_cues", {"cues": cues}),)),
+            Reply(text="I put hot cue 1 on the drop."),
+        ]
+    )
+    page = await watch(context, problems)
+    await page.goto(f"{server.url}/agents?track={calm}")
+    await page.locator(AGENT_OPTIONS).first.wait_for(state="attached")
+    assert await page.locator("[data-agent-chat] [data-part=history]").is_hidden()
+    await page.select_option("[data-agent-chat] select[data-part=agent]", "cue_planner")
+    await page.fill("[data-agent-chat] textarea", "Cue the drop")
+    await page.click("[data-agent-chat] [data-part=send]")
+    return page
+
+
 @pytest.mark.usefixtures("registry")
 async def test_the_plan_needs_no_model_and_the_chat_says_how_to_add_one(
     server: WebServer, admin_context: Any, problems: Problems
@@ -140,22 +165,7 @@ async def test_a_planner_reply_streams_into_the_panel(
 async def test_a_cue_proposal_is_confirmed_from_the_panel(
     server: WebServer, admin_context: Any, problems: Problems, fake: FakeAnthropic
 ) -> None:
-    calm, _ = await tracks(server)
-    await give_model(server, fake)
-    cues = [{"kind": "hot", "hot_index": 0, "position_ms": 46440, "label": "Drop"}]
-    fake.script.extend(
-        [
-            Reply(text="Let me look. ", tool_calls=(ToolUse("propose_cues", {"cues": cues}),)),
-            Reply(text="I put hot cue 1 on the drop."),
-        ]
-    )
-    page = await watch(admin_context, problems)
-    await page.goto(f"{server.url}/agents?track={calm}")
-    await page.locator(AGENT_OPTIONS).first.wait_for(state="attached")
-    await page.select_option("[data-agent-chat] select[data-part=agent]", "cue_planner")
-    await page.fill("[data-agent-chat] textarea", "Cue the drop")
-    await page.click("[data-agent-chat] [data-part=send]")
-
+    page = await ask_for_a_cue(server, admin_context, problems, fake)
     card = page.locator(".agent-proposal")
     await card.wait_for()
     assert "Hot cue 1 at 0:46.4 — Drop" in await card.inner_text()
@@ -175,24 +185,9 @@ async def test_a_cue_proposal_is_confirmed_from_the_panel(
 async def test_an_earlier_chat_is_drawn_again_and_continued(
     server: WebServer, admin_context: Any, problems: Problems, fake: FakeAnthropic
 ) -> None:
-    calm, _ = await tracks(server)
-    await give_model(server, fake)
-    cues = [{"kind": "hot", "hot_index": 0, "position_ms": 46440, "label": "Drop"}]
-    fake.script.extend(
-        [
-            Reply(text="Let me look. ", tool_calls=(ToolUse("propose_cues", {"cues": cues}),)),
-            Reply(text="I put hot cue 1 on the drop."),
-        ]
-    )
-    page = await watch(admin_context, problems)
-    await page.goto(f"{server.url}/agents?track={calm}")
+    page = await ask_for_a_cue(server, admin_context, problems, fake)
     panel = page.locator("[data-agent-chat]")
     history = panel.locator("[data-part=history]")
-    await panel.locator("select[data-part=agent] option").first.wait_for(state="attached")
-    assert await history.is_hidden()  # no earlier chat yet
-    await page.select_option("[data-agent-chat] select[data-part=agent]", "cue_planner")
-    await page.fill("[data-agent-chat] textarea", "Cue the drop")
-    await page.click("[data-agent-chat] [data-part=send]")
     await panel.locator(".agent-proposal [data-action=confirm]").click()
     await page.wait_for_function(
         "() => document.querySelector('.agent-proposal')?.dataset.status === 'confirmed'"
