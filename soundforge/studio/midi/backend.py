@@ -6,13 +6,21 @@ returns a :class:`MidiBackend` for the first that works, or :class:`Unavailable`
 one sentence the studio shows when there is neither. It never starts a JACK server.
 
 A backend lists the ports of *other* programs (ours are named ``SoundForge…`` and left
-out), opens an input with a callback, an output, or a virtual output other programs can
-read (the clock). rtmidi calls the input callback on its own thread (JACK's process
-thread); :meth:`MidiBackend.open_input` hands each message to the event loop with
-``loop.call_soon_threadsafe`` and from there to the owning actor's mailbox, so no actor
-code ever runs off the loop. Creating and closing rtmidi clients takes tens of
-milliseconds under JACK, so callers run :meth:`open_input`, :meth:`open_output` and
-:meth:`Port.close` in a worker thread.
+out), opens an input, an output, or a virtual output other programs can read (the clock).
+An input is read by a thread of its own that polls RtMidi's queue (every millisecond while
+messages come, every 5 ms after a second without any; RtMidi stamps each message's delta
+time when it arrives, so clock-in timing does not depend on the polling) and hands each
+message to the event loop with ``loop.call_soon_threadsafe``, from where it reaches the
+owning actor's mailbox, so no actor code ever runs off the loop.
+
+Not rtmidi's input callback: RtMidi would call it on JACK's process thread, which must take
+the GIL to run it. python-rtmidi holds the GIL while it closes a port, and closing waits for
+that very thread: a controller sending while its port closed hung the whole process (and
+freeing the callback under a waiting call crashed it). A polling reader never needs the GIL
+on RtMidi's thread.
+
+Creating and closing rtmidi clients takes tens of milliseconds under JACK, so callers run
+:meth:`open_input`, :meth:`open_output` and :meth:`Port.close` in a worker thread.
 
 Device names are the port names the system reports, with ALSA's trailing client:port
 numbers removed (``"nanoKONTROL2:nanoKONTROL2 _ CTRL 20:0"`` → ``"nanoKONTROL2:nanoKONTROL2
@@ -22,10 +30,10 @@ _ CTRL"``), since those change when a device is plugged into another socket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -46,6 +54,12 @@ log = logging.getLogger(__name__)
 
 #: The client name our rtmidi clients use; ports of clients named so are ours.
 CLIENT_NAME: Final = "SoundForge"
+#: An input's reader polls this often while messages come, and this often after a quiet
+#: second (latency at most one poll; RtMidi's own queue holds what arrives in between).
+_ACTIVE_POLL: Final = 0.001
+_IDLE_POLL: Final = 0.005
+_QUIET_AFTER: Final = 1.0
+_QUEUE: Final = 4096
 
 _APIS: Final = (("ALSA", rtmidi.API_LINUX_ALSA), ("JACK", rtmidi.API_UNIX_JACK))
 _ALSA_NUMBERS: Final = re.compile(r"\s+\d+:\d+$")
@@ -83,6 +97,34 @@ class Port:
         self.name = name
         self._lock = threading.Lock()
         self._closed = False
+        #: Set by :meth:`silence`: the reader delivers nothing more and stops.
+        self.silenced = False
+        self._reader: threading.Thread | None = None
+
+    def start_reading(
+        self, loop: asyncio.AbstractEventLoop, deliver: Callable[[Received], None]
+    ) -> None:
+        """Poll the input in a thread of its own, each message to ``deliver`` on ``loop``."""
+        self._reader = threading.Thread(
+            target=self._read, args=(loop, deliver), name=f"midi-in {self.name}", daemon=True
+        )
+        self._reader.start()
+
+    def _read(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[Received], None]) -> None:
+        midi = self._midi
+        quiet_since = time.monotonic()
+        while not self.silenced:
+            got = midi.get_message()
+            if got is None:
+                idle = time.monotonic() - quiet_since > _QUIET_AFTER
+                time.sleep(_IDLE_POLL if idle else _ACTIVE_POLL)
+                continue
+            quiet_since = time.monotonic()
+            data, delta = got
+            try:
+                loop.call_soon_threadsafe(deliver, Received(tuple(data), delta))
+            except RuntimeError:  # the loop is closed: the server is stopping
+                return
 
     @property
     def closed(self) -> bool:
@@ -95,10 +137,7 @@ class Port:
 
     def silence(self) -> None:
         """Stop delivering input at once (cheap; safe on the loop)."""
-        if hasattr(self._midi, "cancel_callback"):
-            # No callback set means nothing to stop.
-            with contextlib.suppress(rtmidi.RtMidiError):
-                self._midi.cancel_callback()
+        self.silenced = True
 
     def close(self) -> None:
         """Close the port and its client (blocking, tens of ms under JACK: use a thread)."""
@@ -107,6 +146,9 @@ class Port:
                 return
             self._closed = True
             self.silence()
+            reader = self._reader
+            if reader is not None and reader is not threading.current_thread():
+                reader.join(1.0)  # it stops within one poll
             self._midi.close_port()
             self._midi.delete()
 
@@ -160,21 +202,15 @@ class MidiBackend:
     ) -> Port:
         """Open ``device`` for reading (blocking: call it in a worker thread).
 
-        Clock messages are kept (clock in); sysex and active sensing are dropped. Each
-        message is handed to ``loop`` with ``call_soon_threadsafe(deliver, Received(...))``.
+        Clock messages are kept (clock in); sysex and active sensing are dropped. The port's
+        reader thread hands each message to ``loop`` with
+        ``call_soon_threadsafe(deliver, Received(...))``.
         Raises ``LookupError`` when the device is gone.
         """
-        midi = rtmidi.MidiIn(self.api, name=self.client_name)
+        midi = rtmidi.MidiIn(self.api, name=self.client_name, queue_size_limit=_QUEUE)
         port = _open(midi, device, "in")
-
-        def on_message(event: tuple[list[int], float], _data: Any) -> None:
-            data, delta = event
-            # A closed loop means the server is stopping and nobody listens any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(deliver, Received(tuple(data), delta))
-
         midi.ignore_types(sysex=True, timing=False, active_sense=True)
-        midi.set_callback(on_message)
+        port.start_reading(loop, deliver)
         return port
 
     def open_output(self, device: str) -> Port:

@@ -17,6 +17,7 @@ from, and a virtual input port that receives our feedback.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import subprocess
@@ -103,6 +104,9 @@ class VirtualDevice:
             self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=name)
             self._in.open_virtual_port(name)
             self._in.set_callback(self._on_message)
+            # As Port.keep_callback does: python-rtmidi frees this tuple on close_port while
+            # JACK's thread may be about to call it.
+            self._callback_refs = gc.get_referents(self._in)
 
     @classmethod
     async def open(cls, name: str, feedback: bool = False) -> VirtualDevice:
