@@ -8,8 +8,10 @@
 -- another page. On a table whose old history was deleted and vacuumed (the pruner's and
 -- autovacuum's work on any long-running server) that made the queue's combined
 -- acknowledge-and-claim statement several times slower here: `soundforge bench queue
--- --turnover 3 --fillfactor 100` measured rounds of 7-8k no-op jobs/s after the first
--- (pg_stat_statements: 6.4-9.2 s in that statement against 2.3-2.8 s), and 17-21k with 70.
+-- --turnover 4 --fillfactor 100` measured 7.4-9k no-op jobs/s from the third round on, and
+-- 16-22k in every round with 70 (pg_stat_statements over three such rounds: 6.4-9.2 s in
+-- that statement at 100 against 2.3-2.8 s at 70). Why the queue's name length matters to it
+-- (8-character names show it, 14-character ones did not) is not understood.
 -- 70 keeps room for a row's two updates until the page's dead versions are pruned.
 --
 -- Pages written from now on are filled to 70 %; the pruner turns the old ones over.
