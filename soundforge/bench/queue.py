@@ -31,6 +31,12 @@ Figures:
   ``fillfactor``. ``--fillfactor 100`` (PostgreSQL's default) instead of the schema's 70
   shows why the schema sets it (``db/migrations/0007_jobs_fillfactor.sql``).
 
+The bench's process runs the queue as the server runs it: with the server's
+garbage-collector thresholds (``GC_THRESHOLDS``, printed as ``gc_thresholds``) and, once the
+queue is up, ``gc.freeze()`` (what ``Application`` does after boot); pgqueuer's run gets the
+same. With CPython's defaults the cycle collector took ≈ 80 ms of each 20,000-job pass here
+(≈ 35 ms with the freeze alone, ≈ 7 ms with both).
+
 Options: ``--dsn URL``, ``--quick`` (a tenth of the jobs and samples, one pass),
 ``--jobs N``, ``--limit N``, ``--passes N``, ``--turnover N``, ``--fillfactor N`` (only
 with the throwaway cluster). The bench's rows are deleted afterwards;
@@ -43,6 +49,7 @@ import argparse
 import asyncio
 import contextlib
 import contextvars
+import gc
 import json
 import logging
 import os
@@ -52,7 +59,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,6 +74,7 @@ from soundforge.queue import (
     insert_all,
     new_job,
 )
+from soundforge.runtime.application import GC_THRESHOLDS, tune_gc
 from soundforge.runtime.exit import SHUTDOWN
 from soundforge.runtime.node import Node
 from soundforge.runtime.process import exit_future
@@ -117,6 +125,29 @@ async def _pass(pool: Any, probe: Any, queue: str, jobs: int) -> float:
     return jobs / (time.perf_counter() - t0)
 
 
+@contextlib.contextmanager
+def _server_gc() -> Iterator[None]:
+    """The server's garbage-collector settings for the run (``tune_gc``, and ``_booted``'s
+    freeze), given back afterwards to a caller that runs the bench as a library."""
+    thresholds = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    tune_gc()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if not frozen_before:
+            gc.unfreeze()
+
+
+def _booted() -> None:
+    """What the server's ``Application`` does once its tree is up: everything allocated so
+    far lives on, so the cycle collector's full passes skip it from now on (``gc.freeze``).
+    The bench's process is the server here; pgqueuer's run gets the same."""
+    gc.collect()
+    gc.freeze()
+
+
 def _queue_name() -> str:
     """A fresh queue name as short as the product's ("download", "analysis"): the effect
     ``--turnover`` shows did not appear here with 14-character names."""
@@ -156,6 +187,7 @@ async def _running_queue(
     )
     result = await Queues.start_link(config, pool)
     assert isinstance(result, Ok), result
+    _booted()
     try:
         yield node, queue
     finally:
@@ -241,6 +273,7 @@ async def _pgqueuer(dsn: str, jobs: int, passes: int) -> dict[str, Any]:
             await queries.install()
             installed = True
         entrypoint = f"bench_{uuid.uuid4().hex[:8]}"
+        _booted()
         await _pgqueuer_pass(queries, worker_conn, entrypoint, max(1, jobs // 10))
         await admin.execute(f"VACUUM ANALYZE {queries.qbe.settings.queue_table}")
         rates = [
@@ -361,7 +394,8 @@ def run(
         runner = asyncio.run
         loop = "asyncio"
     extra = _Extra(turnover, fillfactor)
-    figures: dict[str, Any] = runner(_run(dsn, n, limit, samples, rounds, extra))
+    with _server_gc():
+        figures: dict[str, Any] = runner(_run(dsn, n, limit, samples, rounds, extra))
     figures.update(
         {
             "jobs": n,
@@ -369,6 +403,7 @@ def run(
             "passes": rounds,
             "samples": samples,
             "loop": loop,
+            "gc_thresholds": list(GC_THRESHOLDS),
             "quick": quick,
             "python": platform.python_version(),
         }

@@ -10,6 +10,11 @@ and is told of a task that died instead of answering::
     producer ◀────────────── Done(outcome) ───────────────────── task
     producer ◀── Died(job_id, reason) ── foreman (Exit of a task that did not answer)
 
+A task that answered unlinks itself from the foreman as its last step, so its normal exit
+signals no one (Erlang's unlink-then-exit): one message per job fewer, ~1 µs of the ~25 µs
+of Python a no-op job costs. The foreman drops ended tasks from its table when it starts the
+next batch.
+
 ``Kill(job_id)`` terminates one attempt's task (a cancelled job): the task is cancelled at
 its next ``await`` (its ``finally`` blocks run; the ports it owns are closed as their owner
 dies) and the producer receives ``Died`` for it. On shutdown the foreman ends every task
@@ -75,6 +80,13 @@ class Died(msgspec.Struct, frozen=True):
 async def _attempt(job: JobRecord, worker: type[Worker] | None, node: str, reply_to: Pid) -> None:
     outcome = await execute(job, worker, node)
     send(reply_to, Done(outcome))
+    # The producer has its answer: an exit signal to the foreman would be news for no one.
+    # Unlinked, the normal exit sends none (Erlang's unlink-then-exit); the foreman forgets
+    # the task when it next starts a batch. A crash or kill before this line still reaches
+    # the foreman, which tells the producer.
+    proc = current_process()
+    if proc is not None and proc.parent is not None:
+        proc.remove_link(proc.parent)
 
 
 class _State:
@@ -84,6 +96,14 @@ class _State:
         self.by_pid: dict[Pid, int] = {}
         self.by_job: dict[int, Pid] = {}
         self.reply_to: Pid | None = None
+
+    def forget_finished(self) -> None:
+        """Drop the tasks that ended normally (they unlinked: no exit signal came)."""
+        ended = [pid for pid in self.by_pid if pid._proc is None]
+        for pid in ended:
+            job_id = self.by_pid.pop(pid)
+            if self.by_job.get(job_id) is pid:
+                del self.by_job[job_id]
 
 
 class Foreman(GenServer[_State]):
@@ -101,6 +121,7 @@ class Foreman(GenServer[_State]):
     def handle_cast(self, msg: Any, state: _State) -> NoReply[_State]:
         if type(msg) is Run:
             state.reply_to = msg.reply_to
+            state.forget_finished()
             for job, worker in zip(msg.jobs, msg.workers, strict=True):
                 pid = spawn(_attempt, job, worker, msg.node, msg.reply_to, link=True, kind="task")
                 state.by_pid[pid] = job.id
@@ -122,10 +143,11 @@ class Foreman(GenServer[_State]):
         return NoReply(state)
 
     def terminate(self, reason: ExitReason, state: _State) -> None:
+        state.forget_finished()
         for pid in list(state.by_pid):
             process.exit(pid, SHUTDOWN)
         if state.by_pid:
             log.info("stopped %d running job attempts at shutdown", len(state.by_pid))
 
     def format_status(self, state: _State) -> Any:
-        return {"running": len(state.by_pid)}
+        return {"running": sum(1 for pid in state.by_pid if pid._proc is not None)}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from typing import Any
 
 import pytest
 
 from soundforge.bench import queue as bench
+from soundforge.runtime.application import GC_THRESHOLDS
 
 FIGURES = [
     "jobs_per_s",
@@ -22,9 +24,12 @@ FIGURES = [
 async def test_quick_bench_prints_every_figure(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    thresholds = gc.get_threshold()
     # The bench runs its own event loop (uvloop), so it gets a thread of its own here.
     code = await asyncio.to_thread(bench.main, ["--quick", "--jobs", "1000", "--dsn", database_url])
     assert code == 0
+    # It ran with the server's GC settings and gave the process its own back.
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0
     figures: dict[str, Any] = json.loads(capsys.readouterr().out)
     for name in FIGURES:
         assert name in figures, name
@@ -33,6 +38,7 @@ async def test_quick_bench_prints_every_figure(
     # pgqueuer is in the bench extra; when it could not run, the reason is printed.
     assert figures["pgqueuer_jobs_per_s"] is not None or figures["pgqueuer_error"]
     assert figures["database"] == "dsn" and figures["quick"] is True
+    assert figures["gc_thresholds"] == list(GC_THRESHOLDS)
 
 
 async def test_turnover_rounds_report_the_tables_fillfactor(
