@@ -26,6 +26,7 @@ import msgspec
 import psutil  # type: ignore[import-untyped]  # no stubs installed
 
 from soundforge.actors import repo
+from soundforge.queue import live_counts
 from soundforge.runtime import pubsub
 from soundforge.runtime.child_spec import ChildSpec
 from soundforge.runtime.gen_server import GenServer, Init, NoReply, Reply
@@ -124,20 +125,11 @@ class Observer(GenServer[_State]):
         """Jobs by queue and live state, from the partial indexes (never the history)."""
         try:
             async with repo.connection(state.options.repo, timeout=1.0) as conn:
-                rows = await conn.fetch(
-                    """SELECT queue, state, count(*)::int FROM jobs
-                       WHERE state = 'available' OR state = 'executing'
-                          OR state IN ('scheduled', 'retryable')
-                       GROUP BY 1, 2""",
-                    timeout=1.0,
-                )
+                counts = await live_counts(conn, timeout=1.0)
         except Exception as error:  # the console must show the tree while the database is down
             log.debug("observer: no queue counts (%s)", error)
             return None
-        counts: dict[str, dict[str, int]] = {}
-        for queue, job_state, n in rows:
-            counts.setdefault(queue, dict.fromkeys(_LIVE_STATES, 0))[job_state] = n
-        return counts
+        return {queue: dict.fromkeys(_LIVE_STATES, 0) | n for queue, n in counts.items()}
 
 
 async def _start(options: ObserverOptions) -> StartResult:

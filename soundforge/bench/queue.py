@@ -88,7 +88,8 @@ _CHUNK = 5000
 # partial index: the bench's own probe (every 5 ms) must not compete with the queue for the
 # database's CPU, as counting thousands of available rows on every probe did.
 _LEFT = """SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'available' AND queue = $1)
-                OR EXISTS (SELECT 1 FROM jobs WHERE state = 'executing' AND queue = $1)"""
+                OR EXISTS (SELECT 1 FROM jobs WHERE state = 'executing' AND queue = $1
+                                                AND attempted_by IS NOT NULL)"""
 
 
 class Noop(Worker):

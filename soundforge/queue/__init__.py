@@ -27,6 +27,7 @@ from soundforge.queue.engine import (
     insert_all,
     insert_job,
     list_jobs,
+    live_counts,
     notify,
     retry_job,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "insert_job",
     "is_cron_leader",
     "list_jobs",
+    "live_counts",
     "new_job",
     "notify",
     "pause_local",

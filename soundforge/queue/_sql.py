@@ -364,16 +364,39 @@ _RESCUE_SET: Final = """
 """
 
 
+# Like every query that looks for executing jobs, these say ``attempted_by`` (a node, or
+# IS NOT NULL): the only way to use ``jobs_executing`` (0008_jobs_executing_by_node.sql).
+_RECONCILE: Final = f"""
+UPDATE jobs SET {_RESCUE_SET}
+WHERE state = 'executing' AND attempted_by = $3 AND queue = $4
+  AND NOT (id = ANY($5::bigint[]))
+RETURNING jobs.state
+"""
+
+_RESCUE: Final = f"""
+WITH stale AS (
+    SELECT j.id FROM jobs j
+    LEFT JOIN queue_nodes n ON n.name = j.attempted_by
+    WHERE j.state = 'executing' AND j.attempted_by IS NOT NULL
+      AND (n.name IS NULL
+           OR n.heartbeat_at < now() - make_interval(secs => $3)
+           OR j.attempted_at < n.started_at)
+    ORDER BY j.id LIMIT $4
+    FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE jobs SET {_RESCUE_SET}
+FROM stale WHERE jobs.id = stale.id AND jobs.state = 'executing'
+RETURNING jobs.id, jobs.queue, jobs.state
+"""
+
+
 async def reconcile(
     conn: Any, node: str, queue: str, keep: Sequence[int], timeout: float | None = None
 ) -> int:
     """Give back ``queue``'s jobs that ``node`` holds as executing but does not run (a
     producer that restarted, or a claim whose answer was lost); returns how many."""
     rows = await conn.fetch(
-        f"""UPDATE jobs SET {_RESCUE_SET}
-            WHERE state = 'executing' AND attempted_by = $3 AND queue = $4
-              AND NOT (id = ANY($5::bigint[]))
-            RETURNING jobs.state""",
+        _RECONCILE,
         "orphaned",
         "the producer running this attempt restarted on node ",
         node,
@@ -472,19 +495,7 @@ async def rescue(conn: Any, rescue_after: float, limit: int = 1000) -> list[tupl
     or claimed before the node's current run began. Each row is taken by one rescuer
     (SKIP LOCKED, state re-checked). Returns (id, queue, new state) and wakes producers."""
     rows = await conn.fetch(
-        f"""WITH stale AS (
-                SELECT j.id FROM jobs j
-                LEFT JOIN queue_nodes n ON n.name = j.attempted_by
-                WHERE j.state = 'executing'
-                  AND (n.name IS NULL
-                       OR n.heartbeat_at < now() - make_interval(secs => $3)
-                       OR j.attempted_at < n.started_at)
-                ORDER BY j.id LIMIT $4
-                FOR UPDATE OF j SKIP LOCKED
-            )
-            UPDATE jobs SET {_RESCUE_SET}
-            FROM stale WHERE jobs.id = stale.id AND jobs.state = 'executing'
-            RETURNING jobs.id, jobs.queue, jobs.state""",
+        _RESCUE,
         "rescued",
         "this attempt was lost: its node stopped: ",
         rescue_after,

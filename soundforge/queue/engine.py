@@ -57,6 +57,7 @@ __all__ = [
     "insert_all",
     "insert_job",
     "list_jobs",
+    "live_counts",
     "notify",
     "retry_job",
 ]
@@ -339,6 +340,27 @@ async def _insert_unique(c: Any, job: NewJob) -> JobRecord:
         _INSERT_UNIQUE, *_columns([job]), job.unique_key, states, job.unique_period
     )
     return job_from_row(row, conflict=row[-1])
+
+
+# The live states only, read from the partial indexes, never the history: one arm per
+# index predicate (jobs_fetch, jobs_stage, jobs_executing — asked for with a node,
+# attempted_by IS NOT NULL, as that index requires).
+_LIVE_COUNTS: Final = """
+SELECT queue, state, count(*)::int FROM jobs
+WHERE state = 'available'
+   OR state IN ('scheduled', 'retryable')
+   OR (state = 'executing' AND attempted_by IS NOT NULL)
+GROUP BY queue, state
+"""
+
+
+async def live_counts(conn: Any, timeout: float | None = None) -> dict[str, dict[str, int]]:
+    """How many jobs each queue has available, scheduled, retryable and executing (states
+    with none are left out)."""
+    counts: dict[str, dict[str, int]] = {}
+    for queue, state, n in await conn.fetch(_LIVE_COUNTS, timeout=timeout):
+        counts.setdefault(queue, {})[state] = n
+    return counts
 
 
 async def get_job(conn: Any, job_id: int) -> JobRecord | None:

@@ -19,6 +19,7 @@ import psutil  # type: ignore[import-untyped]  # no stubs installed
 from quart import Blueprint, Response
 
 from soundforge.actors import repo
+from soundforge.queue import live_counts
 from soundforge.web.auth import require_admin
 from soundforge.web.context import web
 from soundforge.web.http import json_response
@@ -44,22 +45,13 @@ class Health(msgspec.Struct, frozen=True):
     storage: Check
 
 
-_QUEUE_COUNTS: Final = """
-    SELECT queue, state, count(*)::int AS n FROM jobs
-     WHERE state IN ('available', 'scheduled', 'executing', 'retryable')
-     GROUP BY queue, state"""
-
-
 async def _queues() -> tuple[Check, dict[str, dict[str, int]]]:
     try:
         async with asyncio.timeout(3.0):
             async with repo.connection(web().repo) as conn:
-                rows = await conn.fetch(_QUEUE_COUNTS)
+                counts = await live_counts(conn)
     except (repo.DatabaseUnavailable, TimeoutError, OSError) as error:
         return Check(False, f"the database does not answer: {error}"), {}
-    counts: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault(row["queue"], {})[row["state"]] = row["n"]
     return Check(True, "answers"), counts
 
 

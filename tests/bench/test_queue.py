@@ -25,6 +25,7 @@ async def test_quick_bench_prints_every_figure(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     thresholds = gc.get_threshold()
+    gc.unfreeze()  # an earlier test's Application may have frozen this process's objects
     # The bench runs its own event loop (uvloop), so it gets a thread of its own here.
     code = await asyncio.to_thread(bench.main, ["--quick", "--jobs", "1000", "--dsn", database_url])
     assert code == 0

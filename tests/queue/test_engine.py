@@ -22,6 +22,7 @@ from soundforge.queue import (
     insert,
     insert_all,
     list_jobs,
+    live_counts,
     new_job,
     retry_job,
     signals,
@@ -243,6 +244,21 @@ async def test_a_claim_reaches_its_rows_through_indexes_however_long_the_history
             ]:
                 plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {sql}", *params))
                 assert "Seq Scan" not in plan, plan
+
+
+async def test_live_counts_count_each_queue_by_live_state(pool: Any) -> None:
+    async with pool.acquire() as conn:
+        await insert_all(conn, [new_job(Noop, None, queue="a") for _ in range(3)])
+        await insert(conn, Noop, None, queue="b", schedule_in=3600)
+        await conn.execute(
+            """UPDATE jobs SET state = 'executing', attempt = 1, attempted_by = 'n'
+               WHERE id = (SELECT min(id) FROM jobs WHERE queue = 'a')"""
+        )
+        await conn.execute("INSERT INTO jobs (queue, worker, state) VALUES ('b', 'w', 'completed')")
+        assert await live_counts(conn) == {
+            "a": {"available": 2, "executing": 1},
+            "b": {"scheduled": 1},
+        }
 
 
 @pytest.mark.parametrize(

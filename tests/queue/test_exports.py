@@ -13,8 +13,8 @@ EXPECTED = sorted(
     Cancel CronEntry Error InvalidCron InvalidJob InvalidQueueConfig JobRecord JobState
     JobTimeout NewJob QueueConfig QueueInfo Queues Snooze Unique UnknownWorker Worker Workers
     cancel_job check_queue complete_job default_backoff get_job insert insert_all insert_job
-    is_cron_leader list_jobs new_job notify pause_local pause_queue resume_local resume_queue
-    retry_job scale_local scale_queue
+    is_cron_leader list_jobs live_counts new_job notify pause_local pause_queue resume_local
+    resume_queue retry_job scale_local scale_queue
     """.split()
 )
 
