@@ -86,7 +86,7 @@ async def _attempt(job: JobRecord, worker: type[Worker] | None, node: str, reply
     # the foreman, which tells the producer.
     proc = current_process()
     if proc is not None and proc.parent is not None:
-        proc.remove_link(proc.parent)
+        process.unlink(proc.parent.pid)
 
 
 class _State:
