@@ -72,6 +72,14 @@ async def tracks(server: WebServer) -> tuple[str, str]:
     return calm, loud
 
 
+async def confirm_proposal(page: Any) -> None:
+    """Confirm the chat's proposal and wait until the panel shows it confirmed."""
+    await page.locator(".agent-proposal [data-action=confirm]").click()
+    await page.wait_for_function(
+        "() => document.querySelector('.agent-proposal')?.dataset.status === 'confirmed'"
+    )
+
+
 async def ask_for_a_cue(
     server: WebServer, context: Any, problems: Problems, fake: FakeAnthropic
 ) -> Any:
@@ -172,10 +180,7 @@ async def test_a_cue_proposal_is_confirmed_from_the_panel(
     await page.locator(".agent-msg--assistant .agent-meta").wait_for()
     async with repo.connection(NAMES.repo) as conn:
         assert await conn.fetchval("SELECT count(*) FROM cue_points") == 0
-    await card.locator("[data-action=confirm]").click()
-    await page.wait_for_function(
-        "() => document.querySelector('.agent-proposal')?.dataset.status === 'confirmed'"
-    )
+    await confirm_proposal(page)
     async with repo.connection(NAMES.repo) as conn:
         row = await conn.fetchrow("SELECT position_ms, hot_index, source FROM cue_points")
     assert tuple(row) == (46440, 0, "agent")
@@ -188,10 +193,7 @@ async def test_an_earlier_chat_is_drawn_again_and_continued(
     page = await ask_for_a_cue(server, admin_context, problems, fake)
     panel = page.locator("[data-agent-chat]")
     history = panel.locator("[data-part=history]")
-    await panel.locator(".agent-proposal [data-action=confirm]").click()
-    await page.wait_for_function(
-        "() => document.querySelector('.agent-proposal')?.dataset.status === 'confirmed'"
-    )
+    await confirm_proposal(page)
     await history.wait_for(state="visible")  # refreshed after the answer
 
     # A new visit: the panel starts empty and offers the chat, which comes back as it was.

@@ -5,7 +5,6 @@ The test plays the producer (``reply_to`` is the test's shell process); no datab
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,26 +12,12 @@ import pytest
 
 from soundforge.queue.foreman import Died, Done, Foreman, Kill, Run
 from soundforge.queue.job import JobRecord, JobState
-from soundforge.queue.worker import Worker
 from soundforge.runtime.exit import SHUTDOWN
 from soundforge.runtime.gen_server import cast, get_state, stop
 from soundforge.runtime.node import Node
 from soundforge.runtime.process import Pid, receive
 from soundforge.runtime.results import Ok
-
-
-class _Quick(Worker):
-    name = "tests.Quick"
-
-    async def perform(self, job: JobRecord) -> None:
-        return None
-
-
-class _Forever(Worker):
-    name = "tests.Forever"
-
-    async def perform(self, job: JobRecord) -> None:
-        await asyncio.Event().wait()
+from tests.queue.workers import Noop, Slow
 
 
 def _jobs(*ids: int) -> list[JobRecord]:
@@ -57,7 +42,7 @@ async def test_answered_attempts_send_no_exit_signal_and_are_forgotten(
     node: Node, shell: Pid
 ) -> None:
     foreman = await _start(node)
-    cast(foreman, Run(_jobs(1, 2, 3), [_Quick] * 3, shell, "n"))
+    cast(foreman, Run(_jobs(1, 2, 3), [Noop] * 3, shell, "n"))
     answered = {(await receive(lambda m: type(m) is Done, 2.0)).outcome.job_id for _ in range(3)}
     assert answered == {1, 2, 3}
     assert await _running(foreman) == {"running": 0}
@@ -65,7 +50,7 @@ async def test_answered_attempts_send_no_exit_signal_and_are_forgotten(
     proc = foreman._proc
     assert proc is not None and proc.handled == 2
     # The next batch drops the ended tasks from its table.
-    cast(foreman, Run(_jobs(4), [_Quick], shell, "n"))
+    cast(foreman, Run(_jobs(4), [Noop], shell, "n"))
     assert (await receive(lambda m: type(m) is Done, 2.0)).outcome.job_id == 4
     state = await get_state(foreman)
     assert set(state.by_job) == {4}
@@ -76,7 +61,7 @@ async def test_a_killed_attempt_is_reported_and_a_finished_one_is_left_alone(
     node: Node, shell: Pid
 ) -> None:
     foreman = await _start(node)
-    cast(foreman, Run(_jobs(1, 2), [_Forever, _Quick], shell, "n"))
+    cast(foreman, Run(_jobs(1, 2), [Slow, Noop], shell, "n"))
     assert (await receive(lambda m: type(m) is Done, 2.0)).outcome.job_id == 2
     assert await _running(foreman) == {"running": 1}
     cast(foreman, Kill(2))  # ended already: nothing to kill, nothing to report
@@ -91,7 +76,7 @@ async def test_a_killed_attempt_is_reported_and_a_finished_one_is_left_alone(
 
 async def test_stopping_the_foreman_ends_the_attempts_still_running(node: Node, shell: Pid) -> None:
     foreman = await _start(node)
-    cast(foreman, Run(_jobs(1, 2), [_Forever, _Quick], shell, "n"))
+    cast(foreman, Run(_jobs(1, 2), [Slow, Noop], shell, "n"))
     await receive(lambda m: type(m) is Done, 2.0)
     [task] = [p for p in node.processes.values() if p.kind == "task"]
     await stop(foreman)
