@@ -11,6 +11,7 @@ Every test also fails on console errors and CSP violations (``conftest.problems`
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from pathlib import Path
@@ -18,6 +19,10 @@ from typing import Any
 
 import pytest
 
+from soundforge.actors import repo
+from soundforge.jobs.pipeline import Download
+from soundforge.queue import insert
+from soundforge.supervisors.root import NAMES
 from tests.e2e.conftest import (
     FreshServer,
     Problems,
@@ -131,6 +136,46 @@ async def test_an_imported_file_shows_its_pipeline_live_until_ready(
     await toast.wait_for()
     assert "Night Drive" in await toast.inner_text()
     assert await page.locator(".track").count() == 1
+    await context.close()
+
+
+async def test_a_stage_that_ends_before_the_page_follows_its_track_still_shows(
+    server: WebServer, browser: Any, problems: Problems
+) -> None:
+    """The race behind a flaky run: the list was read with the download queued, the download
+    ended and announced it to nobody, and only then did the page subscribe to the track. The
+    page reads the list again once the server confirms the subscription."""
+    (track_id,) = await add_tracks(server, "Late Subscriber", status="downloading")
+    async with repo.connection(NAMES.repo) as conn:
+        job = await insert(conn, Download, {"track_id": track_id, "request": {}}, schedule_in=3600)
+    # Routes see no request that the app's service worker answers.
+    context = await new_context(browser, service_workers="block")
+    page = await watch(context, problems)
+    script_asked = asyncio.Event()
+    release_script = asyncio.Event()
+
+    async def hold(route: Any) -> None:  # the page's script waits until the job has ended
+        script_asked.set()
+        await release_script.wait()
+        await route.continue_()
+
+    await page.route("**/static/js/library.js*", hold)
+    # The page's load event waits for its script: sign in meanwhile, as a task.
+    signing_in = asyncio.create_task(sign_in_page(page, server.url))
+    await asyncio.wait_for(script_asked.wait(), 30)
+    download = page.locator('.track .stage[data-stage="download"]')
+    assert await download.get_attribute("class") == "stage state-waiting"
+    async with repo.connection(NAMES.repo) as conn:  # no event: nobody was listening
+        await conn.execute(
+            "UPDATE jobs SET state = 'completed', attempt = 1, attempted_at = now(),"
+            " completed_at = now() WHERE id = $1",
+            job.id,
+        )
+    release_script.set()
+    await signing_in
+    await page.wait_for_selector("#library[data-ready]")
+    await download.locator("xpath=self::*[contains(@class, 'state-done')]").wait_for(timeout=10_000)
+    assert await download.locator(".stage-pct").inner_text() == "100%"
     await context.close()
 
 

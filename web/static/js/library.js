@@ -165,7 +165,11 @@ function redraw(id) {
   row.replaceWith(renderRow(track, { selected: selected.has(id) }));
 }
 
-/** Follow `track:<id>` for every row on screen still in the pipeline, and only those. */
+/**
+ * Follow `track:<id>` for every row on screen still in the pipeline, and only those. Once the
+ * server confirms a new subscription the list is read again: a stage that ended between the
+ * list's read and the subscription sent its event to nobody, but its commit came first.
+ */
 function follow() {
   const wanted = new Set([...tracks.values()].filter((t) => t.status !== 'ready').map((t) => t.id));
   for (const [id, stop] of following) {
@@ -175,7 +179,8 @@ function follow() {
     }
   }
   for (const id of wanted) {
-    if (!following.has(id)) following.set(id, live.subscribe(`track:${id}`, onTrackEvent));
+    if (following.has(id)) continue;
+    following.set(id, live.subscribe(`track:${id}`, onTrackEvent, { onSubscribed: () => refreshSoon() }));
   }
 }
 

@@ -19,6 +19,13 @@
  *     live.send({ op: 'control', topic, values: { rate: 0.8 }, origin });   // other ops
  *     stop();   // this handler only; the topic stays while others follow it
  *
+ * Events published before the server confirmed a subscription are not delivered. A part that
+ * reads a snapshot and then follows its changes passes `onSubscribed`, called each time the
+ * server confirms the topic (the first time, and again after every reconnect), and reads the
+ * snapshot again then: nothing published between the two reads is lost.
+ *
+ *     live.subscribe(`track:${id}`, onEvent, { onSubscribed: () => reload(id) });
+ *
  * States: `idle` (nothing subscribed yet), `connecting`, `open`, `reconnecting` (waiting to
  * retry), `closed` (after `live.close()`). The server sends an event once per topic it was
  * published on; this client hands each handler an event at most once, whichever of its topics
@@ -53,6 +60,8 @@ export class Live extends EventTarget {
   #timer = 0;
   #everOpened = false;
   #recent = new Map();
+  /** @type {Set<string>} topics the server confirmed on the current socket */
+  #confirmed = new Set();
   /** @type {object[]} ops sent while the socket was down */
   #queue = [];
   #url;
@@ -81,10 +90,12 @@ export class Live extends EventTarget {
    * Follow `topic`; `handler(event)` gets each event published on it.
    * @param {string} topic
    * @param {(event: any) => void} handler
+   * @param {{ onSubscribed?: () => void }} [options] `onSubscribed()` once the server follows
+   *   the topic for this page (at once if it already does), and after each reconnect
    * @returns {() => void} unsubscribe (this handler only; calling it twice is harmless)
    */
-  subscribe(topic, handler) {
-    const entry = { handler };
+  subscribe(topic, handler, { onSubscribed } = {}) {
+    const entry = { handler, onSubscribed };
     let entries = this.#topics.get(topic);
     if (!entries) {
       entries = new Set();
@@ -92,11 +103,13 @@ export class Live extends EventTarget {
       this.#send({ op: 'subscribe', topic });
     }
     entries.add(entry);
+    if (onSubscribed && this.#confirmed.has(topic)) queueMicrotask(() => this.#confirm(entry));
     if (this.#state === 'idle' || this.#state === 'closed') this.#connect();
     return () => {
       const current = this.#topics.get(topic);
       if (!current || !current.delete(entry) || current.size > 0) return;
       this.#topics.delete(topic);
+      this.#confirmed.delete(topic);
       this.#send({ op: 'unsubscribe', topic });
     };
   }
@@ -137,6 +150,7 @@ export class Live extends EventTarget {
       return;
     }
     this.#socket = socket;
+    this.#confirmed.clear();
     socket.addEventListener('open', () => {
       if (socket !== this.#socket) return;
       const reconnected = this.#everOpened;
@@ -181,7 +195,11 @@ export class Live extends EventTarget {
     } catch {
       return;
     }
-    if (event.type === 'subscribed' || event.type === 'unsubscribed') return;
+    if (event.type === 'subscribed') {
+      this.#subscribed(event.topic);
+      return;
+    }
+    if (event.type === 'unsubscribed') return;
     if (event.type === 'error') {
       this.#report(event.message, event.topic);
       return;
@@ -204,6 +222,22 @@ export class Live extends EventTarget {
       }
     }
     this.dispatchEvent(new CustomEvent('event', { detail: event }));
+  }
+
+  #subscribed(topic) {
+    const entries = this.#topics.get(topic);
+    if (!entries) return; // unsubscribed meanwhile
+    this.#confirmed.add(topic);
+    for (const entry of entries) this.#confirm(entry);
+  }
+
+  #confirm(entry) {
+    if (!entry.onSubscribed) return;
+    try {
+      entry.onSubscribed();
+    } catch (error) {
+      console.error('live: an onSubscribed callback failed', error);
+    }
   }
 
   #report(message, topic = null) {

@@ -91,6 +91,15 @@ function showStatus(status, error) {
 }
 
 function followPipeline() {
+  let confirmations = 0;
+  // Events published before the server follows the topic for this page (or while the socket
+  // was down) are lost: once it does, read the page's state again if it may have changed.
+  const onSubscribed = () => {
+    confirmations += 1;
+    if (confirmations > 1 || page.dataset.status !== 'ready') {
+      refreshData().catch(() => {}); // the next event or reconnect tries again
+    }
+  };
   live.subscribe(data.topic, (event) => {
     switch (event.type) {
       case 'track.progress':
@@ -107,15 +116,7 @@ function followPipeline() {
         showStatus(event.status, event.error);
         break;
     }
-  });
-  // Events published before the subscription (or while the socket was down) are lost: once
-  // it is open, read the page's state again if it may have changed meanwhile.
-  live.addEventListener('status', (event) => {
-    const { state, reconnected } = /** @type {CustomEvent} */ (event).detail;
-    if (state === 'open' && (reconnected || page.dataset.status !== 'ready')) {
-      refreshData().catch(() => {}); // the next event or reconnect tries again
-    }
-  });
+  }, { onSubscribed });
 }
 
 /** Reads the page again for its data block: new separations go into the selector. */
