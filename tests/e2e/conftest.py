@@ -152,17 +152,60 @@ async def new_context(browser: Any, **options: Any) -> Any:
     return context
 
 
-@pytest.fixture
-async def admin_context(browser: Any, server: WebServer) -> AsyncIterator[Any]:
-    """A browser signed in as the server's admin (the login form has its own tests)."""
-    context = await new_context(browser, viewport={"width": 1280, "height": 900})
+async def admin_context_of(browser: Any, server: WebServer, **options: Any) -> Any:
+    """A new context signed in as the server's admin (the login form has its own tests)."""
+    context = await new_context(browser, viewport={"width": 1280, "height": 900}, **options)
     async with repo.connection(NAMES.repo) as conn:
         token = await create_session(conn, server.admin_id)
     await context.add_cookies([{"name": "sf_session", "value": token, "url": server.url}])
+    return context
+
+
+@pytest.fixture
+async def admin_context(browser: Any, server: WebServer) -> AsyncIterator[Any]:
+    """A browser signed in as the server's admin."""
+    context = await admin_context_of(browser, server)
     try:
         yield context
     finally:
         await context.close()
+
+
+class HeldScript:
+    """A page's script held back: the server-rendered page is on screen, and the script that
+    takes it over (and subscribes to its topics) has not run. For races between what the
+    server rendered and what happened before the page followed it. The page's context must
+    block service workers (``service_workers="block"``): routes do not see what they answer.
+
+        held = await hold_script(page, "library.js")
+        navigation = asyncio.create_task(page.goto(url))   # its load event waits for the script
+        await held.requested()
+        ...                                               # change things meanwhile
+        held.release()
+        await navigation
+    """
+
+    def __init__(self) -> None:
+        self._asked = asyncio.Event()
+        self._released = asyncio.Event()
+
+    async def requested(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self._asked.wait(), timeout)
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def route(self, route: Any) -> None:
+        self._asked.set()
+        await self._released.wait()
+        await route.continue_()
+
+
+async def hold_script(page: Any, name: str) -> HeldScript:
+    """Hold the page's requests for ``/static/js/<name>`` until released."""
+    held = HeldScript()
+    await page.route(f"**/static/js/{name}*", held.route)
+    return held
 
 
 async def sign_in_page(

@@ -6,6 +6,7 @@ while the original stays listed; the rendered file holds exactly the live edits.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -15,8 +16,10 @@ import soundfile as sf  # type: ignore[import-untyped]
 
 from soundforge.actors import repo
 from soundforge.audio.render import frame_at
+from soundforge.jobs.render import RenderStem
+from soundforge.queue import insert
 from soundforge.supervisors.root import NAMES
-from tests.e2e.conftest import Problems, watch
+from tests.e2e.conftest import Problems, admin_context_of, hold_script, watch
 from tests.web.api.helpers import seed_track
 from tests.web.conftest import WebServer
 
@@ -140,3 +143,42 @@ async def test_edit_undo_render_on_the_daw_page(
         rendered[frame_at(3000, RATE) : frame_at(3500, RATE)],
         original[frame_at(3000, RATE) : frame_at(3500, RATE)],
     )
+
+
+async def test_a_render_that_ended_before_the_page_followed_the_track_shows_how(
+    server: WebServer, browser: Any, problems: Problems
+) -> None:
+    """The page was rendered with the lane's render queued; the render failed, telling
+    nobody, before the page's script subscribed to the track. The lane says how it ended."""
+    track_id, stems, _ = await seeded_track(server)
+    vocals = stems["vocals"]
+    lane = f'.daw-lane[data-stem-id="{vocals}"]'
+    async with repo.connection(NAMES.repo) as conn:
+        job = await insert(
+            conn, RenderStem, {"track_id": track_id, "stem_id": vocals}, schedule_in=3600
+        )
+    context = await admin_context_of(browser, server, service_workers="block")
+    page = await watch(context, problems)
+    held = await hold_script(page, "daw.js")
+    navigation = asyncio.create_task(page.goto(f"{server.url}/tracks/{track_id}/daw"))
+    await held.requested()
+    async with repo.connection(NAMES.repo) as conn:  # no event: nobody was listening
+        await conn.execute(
+            """UPDATE jobs SET state = 'discarded', attempt = 1, attempted_at = now(),
+                   discarded_at = now(),
+                   errors = '[{"attempt": 1, "kind": "error", "message": "The disk is full."}]'
+               WHERE id = $1""",
+            job.id,
+        )
+    held.release()
+    await navigation
+    await page.wait_for_selector('#daw-page[data-loaded="2"]')
+    state = page.locator(f"{lane} .daw-render-state")
+    await page.wait_for_function(
+        "(selector) => document.querySelector(selector)?.textContent.startsWith('failed')",
+        arg=f"{lane} .daw-render-state",
+        timeout=10_000,
+    )
+    assert await state.inner_text() == "failed: The disk is full."
+    assert await page.get_attribute(lane, "data-rendering") is None
+    await context.close()

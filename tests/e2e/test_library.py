@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     FreshServer,
     Problems,
     add_tracks,
+    hold_script,
     new_context,
     sign_in_page,
     watch,
@@ -148,21 +149,11 @@ async def test_a_stage_that_ends_before_the_page_follows_its_track_still_shows(
     (track_id,) = await add_tracks(server, "Late Subscriber", status="downloading")
     async with repo.connection(NAMES.repo) as conn:
         job = await insert(conn, Download, {"track_id": track_id, "request": {}}, schedule_in=3600)
-    # Routes see no request that the app's service worker answers.
     context = await new_context(browser, service_workers="block")
     page = await watch(context, problems)
-    script_asked = asyncio.Event()
-    release_script = asyncio.Event()
-
-    async def hold(route: Any) -> None:  # the page's script waits until the job has ended
-        script_asked.set()
-        await release_script.wait()
-        await route.continue_()
-
-    await page.route("**/static/js/library.js*", hold)
-    # The page's load event waits for its script: sign in meanwhile, as a task.
+    held = await hold_script(page, "library.js")
     signing_in = asyncio.create_task(sign_in_page(page, server.url))
-    await asyncio.wait_for(script_asked.wait(), 30)
+    await held.requested()
     download = page.locator('.track .stage[data-stage="download"]')
     assert await download.get_attribute("class") == "stage state-waiting"
     async with repo.connection(NAMES.repo) as conn:  # no event: nobody was listening
@@ -171,7 +162,7 @@ async def test_a_stage_that_ends_before_the_page_follows_its_track_still_shows(
             " completed_at = now() WHERE id = $1",
             job.id,
         )
-    release_script.set()
+    held.release()
     await signing_in
     await page.wait_for_selector("#library[data-ready]")
     await download.locator("xpath=self::*[contains(@class, 'state-done')]").wait_for(timeout=10_000)

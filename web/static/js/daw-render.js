@@ -6,7 +6,12 @@
  *     const renders = new Renders({ onCompleted: (stemId) => reloadLane(stemId) });
  *     live.subscribe(topic, (event) => renders.handle(event));
  *     await renders.start(stemId);
+ *     await renders.sync(stemId, lane.render);   // whenever a lane was read
  *     renders.showVersions(laneElement, lane);
+ *
+ * A render that ends while no event can reach the page (before the page followed the track,
+ * or while its socket was down) is found by `sync`: the lane read afterwards has no unfinished
+ * render, so the one the page still shows as running is looked up and shown as it ended.
  */
 
 import { api } from './api.js';
@@ -23,9 +28,20 @@ function laneElement(stemId) {
 }
 
 export class Renders {
+  /** stem id → the render this page shows as queued or running */
+  #running = new Map();
+
   /** @param {{ onCompleted: (stemId: string) => Promise<void> | void }} options */
   constructor({ onCompleted }) {
     this.onCompleted = onCompleted;
+  }
+
+  /**
+   * Whether the page shows a render of the lane as queued or running.
+   * @param {string} stemId
+   */
+  running(stemId) {
+    return this.#running.has(stemId);
   }
 
   /**
@@ -36,22 +52,47 @@ export class Renders {
     this.#show(stemId, { progress: 0, text: 'queued' });
     /** @type {RenderJob} */
     const job = await api(`stems/${stemId}/render`, { method: 'POST' });
-    if (job.state === 'completed') {
-      this.#show(stemId, { progress: 1, text: job.version ? `version ${job.version} rendered` : 'rendered', done: true });
-      await this.onCompleted(stemId);
-    } else if (job.state === 'executing') {
-      this.#show(stemId, { progress: job.progress, text: 'rendering…' });
+    if (FINISHED.has(job.state)) {
+      await this.#ended(job);
+      return;
     }
+    this.#running.set(stemId, job.job_id);
+    if (job.state === 'executing') this.#show(stemId, { progress: job.progress, text: 'rendering…' });
   }
 
   /**
-   * Show a render that was running when the page loaded.
+   * Show a lane's render as the server has it, after the lane was read: `job` is the lane's
+   * unfinished render (null when it has none). A render this page showed as running that has
+   * finished since, its events lost, is looked up and shown as it ended.
    * @param {string} stemId
    * @param {RenderJob | null} job
    */
-  resume(stemId, job) {
+  async sync(stemId, job) {
+    const shown = this.#running.get(stemId);
     if (job && !FINISHED.has(job.state)) {
+      if (shown === job.job_id) return; // its events keep the lane up to date
+      this.#running.set(stemId, job.job_id);
       this.#show(stemId, { progress: job.progress, text: job.state === 'executing' ? 'rendering…' : 'queued' });
+      return;
+    }
+    if (shown === undefined) return;
+    this.#running.delete(stemId);
+    await this.#ended(await api(`stems/${stemId}/renders/${shown}`));
+  }
+
+  /**
+   * Show how a render ended.
+   * @param {RenderJob} job
+   */
+  async #ended(job) {
+    this.#running.delete(job.stem_id);
+    if (job.state === 'completed') {
+      this.#show(job.stem_id, { progress: 1, text: job.version ? `version ${job.version} rendered` : 'rendered', done: true });
+      await this.onCompleted(job.stem_id);
+    } else if (job.state === 'cancelled') {
+      this.#show(job.stem_id, { progress: 0, text: 'cancelled', done: true });
+    } else {
+      this.#show(job.stem_id, { progress: 0, text: `failed: ${job.error ?? ''}`, done: true });
     }
   }
 
@@ -64,13 +105,16 @@ export class Renders {
       this.#show(event.stem_id, { progress: event.fraction, text: 'rendering…' });
     } else if (event.type === 'stem.render') {
       if (event.state === 'started') {
+        this.#running.set(event.stem_id, event.job_id);
         this.#show(event.stem_id, { progress: 0, text: 'rendering…' });
       } else if (event.state === 'completed') {
+        this.#running.delete(event.stem_id);
         this.#show(event.stem_id, { progress: 1, text: `version ${event.version} rendered`, done: true });
         Promise.resolve(this.onCompleted(event.stem_id)).catch(() => {});
       } else if (event.state === 'retrying') {
         this.#show(event.stem_id, { progress: 0, text: `failed, trying again: ${event.error ?? ''}` });
       } else if (event.state === 'failed') {
+        this.#running.delete(event.stem_id);
         this.#show(event.stem_id, { progress: 0, text: `failed: ${event.error ?? ''}`, done: true });
         toast(`The render failed: ${event.error ?? 'no reason given'}`);
       }

@@ -156,6 +156,7 @@ function setLane(lane) {
   entry.view.update({ edits: lane.edits, clips: lane.clips });
   showEditList(lane);
   renders.showVersions(lane.stem_id, lane.versions);
+  renders.sync(lane.stem_id, lane.render).catch((error) => toast(describe(error)));
   showControls();
   if (audio.playing) audio.play(playable(), audio.position).catch((error) => toast(describe(error)));
 }
@@ -272,7 +273,7 @@ function wire() {
     });
     view.update({ durationMs, edits: lane.edits, clips: lane.clips });
     lanes.set(id, { lane, view, element });
-    renders.resume(id, lane.render);
+    renders.sync(id, lane.render).catch((error) => toast(describe(error)));
     element.querySelector('.daw-render')?.addEventListener('click', () => {
       renders.start(id).catch((error) => toast(describe(error)));
     });
@@ -301,12 +302,16 @@ function wire() {
       redraw();
     }).observe(timeline);
   }
-  live.subscribe(data.topic, (event) => renders.handle(event));
-  live.addEventListener('status', (event) => {
-    // Events published while the socket was down are lost: read the lanes again.
-    if (/** @type {CustomEvent} */ (event).detail.reconnected) {
-      for (const stemId of lanes.keys()) reloadLane(stemId).catch(() => {});
-    }
+  let confirmations = 0;
+  live.subscribe(data.topic, (event) => renders.handle(event), {
+    // Events published before the server followed the track (at load, or while the socket
+    // was down) are lost: read again the lanes they may have changed.
+    onSubscribed: () => {
+      confirmations += 1;
+      for (const stemId of lanes.keys()) {
+        if (confirmations > 1 || renders.running(stemId)) reloadLane(stemId).catch(() => {});
+      }
+    },
   });
   showControls();
 }
