@@ -19,7 +19,7 @@ jobs with ``FOR UPDATE SKIP LOCKED`` and run each attempt as a supervised task. 
 from soundforge.queue.config import DEFAULT_QUEUES, InvalidQueueConfig, QueueConfig
 from soundforge.queue.crontab import CronEntry, InvalidCron
 from soundforge.queue.engine import (
-    MIGRATION,
+    MIGRATIONS,
     cancel_job,
     complete_job,
     get_job,
@@ -70,7 +70,7 @@ __all__ = [
     "ALL_STATES",
     "DEFAULT_QUEUES",
     "INCOMPLETE_STATES",
-    "MIGRATION",
+    "MIGRATIONS",
     "SUCCESSFUL_STATES",
     "AttemptError",
     "Cancel",

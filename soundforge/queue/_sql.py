@@ -117,11 +117,18 @@ async def notify_queues(conn: Any, queues: Iterable[str]) -> None:
 
 # -- the producer -------------------------------------------------------------------------
 
+# Acknowledgements find their rows by primary key (`id = ANY(ids)`), never by a join of jobs
+# with the unnested ids: when the statistics say no job is executing (after an ANALYZE of a
+# quiet queue), the planner ran such a join as a nested loop over every executing row (or a
+# scan of the whole table) against every id, 62,500 comparisons for a batch of 250. A
+# completion's attempt is looked up by its id's position (`array_position`), so the cost is
+# linear in the batch whatever the plan; `_completions` sends each id once. The other
+# outcomes, rare and few, keep the join, restricted to their ids by primary key.
 _ACK: Final = """
 WITH completed AS (
     UPDATE jobs SET state = 'completed', completed_at = now()
-    FROM unnest($1::bigint[], $2::int4[]) AS a(id, attempt)
-    WHERE jobs.id = a.id AND jobs.attempt = a.attempt AND jobs.state = 'executing'
+    WHERE id = ANY($1::bigint[]) AND state = 'executing'
+      AND attempt = ($2::int4[])[array_position($1::bigint[], id)]
     RETURNING 1
 ), other AS (
     UPDATE jobs SET
@@ -147,7 +154,8 @@ WITH completed AS (
                                f.error::jsonb || jsonb_build_object('at', now())) END
     FROM unnest($3::bigint[], $4::int4[], $5::text[], $6::float8[], $7::text[])
          AS f(id, attempt, state, delay, error)
-    WHERE jobs.id = f.id AND jobs.attempt = f.attempt AND jobs.state = 'executing'
+    WHERE jobs.id = ANY($3::bigint[]) AND jobs.id = f.id AND jobs.attempt = f.attempt
+      AND jobs.state = 'executing'
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM completed) + (SELECT count(*) FROM other)
@@ -157,8 +165,8 @@ SELECT (SELECT count(*) FROM completed) + (SELECT count(*) FROM other)
 # CTE, which would scan every executing job of the node only to update none of them.
 _COMPLETE: Final = """
 UPDATE jobs SET state = 'completed', completed_at = now()
-FROM unnest($1::bigint[], $2::int4[]) AS a(id, attempt)
-WHERE jobs.id = a.id AND jobs.attempt = a.attempt AND jobs.state = 'executing'
+WHERE id = ANY($1::bigint[]) AND state = 'executing'
+  AND attempt = ($2::int4[])[array_position($1::bigint[], id)]
 """
 
 # The claim locks its rows in fetch order (SKIP LOCKED: claimers never wait for each other)
@@ -183,8 +191,8 @@ RETURNING {_CLAIMED}
 _COMPLETE_AND_CLAIM: Final = f"""
 WITH completed AS (
     UPDATE jobs SET state = 'completed', completed_at = now()
-    FROM unnest($4::bigint[], $5::int4[]) AS a(id, attempt)
-    WHERE jobs.id = a.id AND jobs.attempt = a.attempt AND jobs.state = 'executing'
+    WHERE id = ANY($4::bigint[]) AND state = 'executing'
+      AND attempt = ($5::int4[])[array_position($4::bigint[], id)]
 ), claimed AS (
     UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = now(),
                     attempted_by = $1
@@ -215,12 +223,9 @@ async def ack(conn: Any, acks: Sequence[Outcome], timeout: float | None = None) 
     """Record finished attempts in one statement; returns how many were still executing
     (an attempt cancelled, rescued or re-claimed meanwhile is left as it is)."""
     if _only_completions(acks):
-        status = await conn.execute(
-            _COMPLETE, [a.job_id for a in acks], [a.attempt for a in acks], timeout=timeout
-        )
+        status = await conn.execute(_COMPLETE, *_completions(acks), timeout=timeout)
         return int(status.rsplit(" ", 1)[-1])
-    done_ids: list[int] = []
-    done_attempts: list[int] = []
+    done: list[Outcome] = []
     ids: list[int] = []
     attempts: list[int] = []
     states: list[str] = []
@@ -229,8 +234,7 @@ async def ack(conn: Any, acks: Sequence[Outcome], timeout: float | None = None) 
     for outcome in acks:
         kind = type(outcome)
         if kind is Completed:
-            done_ids.append(outcome.job_id)
-            done_attempts.append(outcome.attempt)
+            done.append(outcome)
             continue
         ids.append(outcome.job_id)
         attempts.append(outcome.attempt)
@@ -252,13 +256,27 @@ async def ack(conn: Any, acks: Sequence[Outcome], timeout: float | None = None) 
             delays.append(outcome.seconds)
             errors.append(None)
     recorded = await conn.fetchval(
-        _ACK, done_ids, done_attempts, ids, attempts, states, delays, errors, timeout=timeout
+        _ACK, *_completions(done), ids, attempts, states, delays, errors, timeout=timeout
     )
     return int(recorded)
 
 
 def _only_completions(acks: Sequence[Outcome]) -> bool:
     return all(type(outcome) is Completed for outcome in acks)
+
+
+def _completions(acks: Sequence[Outcome]) -> tuple[list[int], list[int]]:
+    """The ids and attempts of completions, each job once. The statements pair an id with
+    the attempt at its first position; a job that appears twice (an attempt that ended
+    after a newer one was claimed) keeps its newest attempt, the only one that can still be
+    executing."""
+    ids = [a.job_id for a in acks]
+    if len(set(ids)) == len(ids):
+        return ids, [a.attempt for a in acks]
+    newest: dict[int, int] = {}
+    for outcome in acks:
+        newest[outcome.job_id] = max(outcome.attempt, newest.get(outcome.job_id, 0))
+    return list(newest), list(newest.values())
 
 
 async def claim(
@@ -291,8 +309,7 @@ async def ack_and_claim(
         node,
         queue,
         demand,
-        [a.job_id for a in acks],
-        [a.attempt for a in acks],
+        *_completions(acks),
         timeout=timeout,
     )
     return _claimed(rows, node, queue)

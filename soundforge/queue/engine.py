@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from soundforge.queue.worker import Worker
 
 __all__ = [
-    "MIGRATION",
+    "MIGRATIONS",
     "cancel_job",
     "complete_job",
     "get_job",
@@ -63,15 +63,24 @@ __all__ = [
 ]
 
 
-def _migration() -> Path:
+_MIGRATION_FILES: Final = (
+    "0002_jobs.sql",
+    "0007_jobs_fillfactor.sql",
+    "0008_jobs_executing_by_node.sql",
+)
+
+
+def _migrations() -> tuple[Path, ...]:
     here = Path(__file__).resolve().parents[1]
-    checkout = here.parent / "db" / "migrations" / "0002_jobs.sql"
-    return checkout if checkout.exists() else here / "storage" / "sql" / "0002_jobs.sql"
+    checkout = here.parent / "db" / "migrations"
+    directory = checkout if checkout.is_dir() else here / "storage" / "sql"
+    return tuple(directory / name for name in _MIGRATION_FILES)
 
 
-#: The plain-SQL migration creating the queue's tables (the migrations runner applies it;
-#: the repository's ``db/migrations/`` in a checkout, the wheel's copy when installed).
-MIGRATION: Final = _migration()
+#: The queue's plain-SQL migrations, in order: its tables, then what changed in them since.
+#: The migrations runner applies them among the rest of ``db/migrations/`` (the wheel's copy
+#: when installed); a database that holds only the queue (the queue's tests) applies these.
+MIGRATIONS: Final = _migrations()
 
 #: Advisory lock class (the first int4 of the two-key form) for unique inserts.
 UNIQUE_LOCK_CLASS: Final = 5_301_001

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from soundforge.queue import MIGRATION, JobRecord, QueueConfig, Queues, get_job
+from soundforge.queue import MIGRATIONS, JobRecord, QueueConfig, Queues, get_job
 from soundforge.runtime.exit import SHUTDOWN
 from soundforge.runtime.node import Node
 from soundforge.runtime.process import Pid, Process, exit_future
@@ -33,10 +33,11 @@ FAST: dict[str, Any] = {
 
 @pytest.fixture
 async def jobs_url(database_url: str) -> str:
-    """A fresh database with the queue's migration applied."""
+    """A fresh database with the queue's migrations applied (and nothing else)."""
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(MIGRATION.read_text())
+        for migration in MIGRATIONS:
+            await conn.execute(migration.read_text())
     finally:
         await conn.close()
     return database_url

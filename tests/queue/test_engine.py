@@ -193,6 +193,30 @@ async def test_acknowledgements_are_guarded_by_the_attempt(pool: Any) -> None:
     assert released is not None and (released.attempted_at, released.attempted_by) == (None, None)
 
 
+@pytest.mark.parametrize("how", ["ack", "ack and claim", "ack with another outcome"])
+async def test_a_job_acknowledged_for_two_attempts_completes_by_the_running_one(
+    pool: Any, how: str
+) -> None:
+    # Its first attempt ended after the job was claimed again (attempt 2): both completions
+    # can reach one batch, the stale one first. Only attempt 2 may complete the job.
+    job, other = await insert_all(pool, [new_job(Noop, None), new_job(Noop, None)])
+    async with pool.acquire() as conn:
+        await _sql.claim(conn, "n", "default", 2)
+        await conn.execute("UPDATE jobs SET attempt = 2 WHERE id = $1", job.id)
+        acks: list[Any] = [Completed(job.id, 1), Completed(job.id, 2)]
+        if how == "ack":
+            assert await _sql.ack(conn, acks) == 1
+        elif how == "ack and claim":
+            assert await _sql.ack_and_claim(conn, "n", "default", acks, 1) == []
+        else:
+            assert await _sql.ack(conn, [*acks, Released(other.id, 1)]) == 2
+    completed = await get_job(pool, job.id)
+    assert completed is not None and (completed.state, completed.attempt) == (
+        JobState.COMPLETED,
+        2,
+    )
+
+
 @pytest.mark.parametrize("released", [False, True], ids=["completions", "mixed"])
 async def test_a_step_records_finished_attempts_and_claims_the_next_jobs(
     pool: Any, released: bool

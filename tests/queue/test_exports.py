@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 import soundforge.queue as queue
 
 EXPECTED = sorted(
     """
-    ALL_STATES DEFAULT_QUEUES INCOMPLETE_STATES MIGRATION SUCCESSFUL_STATES AttemptError
+    ALL_STATES DEFAULT_QUEUES INCOMPLETE_STATES MIGRATIONS SUCCESSFUL_STATES AttemptError
     Cancel CronEntry Error InvalidCron InvalidJob InvalidQueueConfig JobRecord JobState
     JobTimeout NewJob QueueConfig QueueInfo Queues Snooze Unique UnknownWorker Worker Workers
     cancel_job check_queue complete_job default_backoff get_job insert insert_all insert_job
@@ -31,3 +32,17 @@ def test_every_module_says_what_it_is_and_exports() -> None:
         assert module.__doc__ and len(module.__doc__) > 200, f"{info.name} needs a docstring"
         for symbol in module.__all__:
             assert hasattr(module, symbol), f"{info.name}.{symbol}"
+
+
+def test_the_migrations_are_every_one_that_changes_the_queues_tables() -> None:
+    """A database that holds only the queue gets what the whole product's gets."""
+    tables, *changes = queue.MIGRATIONS
+    assert tables.name == "0002_jobs.sql"
+    own = re.findall(r"CREATE INDEX (\w+) ON jobs", tables.read_text())
+    touches = re.compile(rf"ALTER TABLE jobs\b|\b(?:{'|'.join(own)})\b")
+    found = [
+        path.name
+        for path in sorted(tables.parent.glob("*.sql"))
+        if path != tables and touches.search(re.sub(r"--.*", "", path.read_text()))
+    ]
+    assert found == [path.name for path in changes]
