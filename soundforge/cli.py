@@ -193,7 +193,7 @@ def _audio_commands(commands: Any) -> None:
         "status", help="the keys, and how many stored API keys each seals"
     ).set_defaults(handler=_keys_status)
     keys_rotate = keys_commands.add_parser(
-        "rotate", help="a new current key; re-seal every stored API key (server stopped)"
+        "rotate", help="a new current key; re-seal every stored API key (the server may run)"
     )
     keys_rotate.add_argument(
         "--nodes-stopped",
@@ -282,19 +282,9 @@ def _keys_status(args: argparse.Namespace) -> int:
 
 def _keys_rotate(args: argparse.Namespace) -> int:
     from soundforge.llm.keys_cli import run_keys_rotate
-    from soundforge.storage.embedded_postgres import EmbeddedPostgres
 
     settings = _settings()
-
-    def server_running() -> bool:
-        return (
-            settings.embedded_database
-            and EmbeddedPostgres.running_dsn(settings.data_dir) is not None
-        )
-
-    return run_keys_rotate(
-        settings, _in_root_tree(settings), server_running, nodes_stopped=args.nodes_stopped
-    )
+    return run_keys_rotate(settings, _in_root_tree(settings), nodes_stopped=args.nodes_stopped)
 
 
 def _in_root_tree(settings: Settings) -> Callable[[Callable[[], Awaitable[int]]], int]:

@@ -19,6 +19,10 @@ a new ``SOUNDFORGE_SECRET_KEY`` and move the old one to ``SOUNDFORGE_OLD_SECRET_
 rows sealed with an older key still open, and ``providers.reseal`` (run by the periodic
 health job) re-seals them with the current one, after which the old key can go.
 
+**A running server** holds :class:`ServerKeys`, which reads the file again whenever it
+changed (one ``stat`` per use), so ``soundforge keys rotate`` takes effect on a server that
+is running: it opens what the command re-sealed, and seals with the new key from then on.
+
     keyring = Keyring.load(data_dir, os.environ)
     sealed = keyring.seal(provider_id, "sk-ant-...")
     assert keyring.open(provider_id, sealed.ciphertext, sealed.nonce, sealed.key_id) == "sk-ant-..."
@@ -32,6 +36,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,7 +48,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from soundforge.llm.errors import KeyUnavailable, LlmError
 
-__all__ = ["KEY_FILE", "Keyring", "SealedKey", "key_id", "rotate"]
+__all__ = ["KEY_FILE", "Keyring", "SealedKey", "ServerKeys", "key_id", "rotate"]
+
+log = logging.getLogger(__name__)
 
 SECRET_KEY_VAR: Final = "SOUNDFORGE_SECRET_KEY"
 OLD_KEYS_VAR: Final = "SOUNDFORGE_OLD_SECRET_KEYS"
@@ -137,6 +144,50 @@ class Keyring:
                 "The stored API key does not decrypt for this provider (it was altered or "
                 "copied from another one); enter the API key again."
             ) from None
+
+
+class ServerKeys:
+    """A server's keyring, read again when ``<data>/keys/llm.key`` changes.
+
+    ``keyring`` compares the file's stat with the one it was read at and loads it again when
+    they differ (a ``keys rotate`` meanwhile). A file that does not read (caught halfway
+    through a write) leaves the keyring as it was, and the next use tries again. The swap is
+    one reference, so a reader never sees half a keyring.
+    """
+
+    __slots__ = ("_data_dir", "_environ", "_keyring", "_stamp")
+
+    def __init__(self, data_dir: Path, environ: Mapping[str, str]) -> None:
+        self._data_dir = data_dir
+        self._environ = dict(environ)
+        self._stamp = _stamp(data_dir / KEY_FILE)
+        self._keyring = Keyring.load(data_dir, self._environ)
+
+    def __repr__(self) -> str:
+        return f"ServerKeys({self._keyring!r})"
+
+    @property
+    def keyring(self) -> Keyring:
+        stamp = _stamp(self._data_dir / KEY_FILE)
+        if stamp != self._stamp:
+            try:
+                keyring = Keyring.load(self._data_dir, self._environ)
+            except LlmError as error:
+                log.warning("the server keys were not read again: %s", error)
+                return self._keyring
+            if keyring.current_id != self._keyring.current_id:
+                log.info("server key %s is current now", keyring.current_id)
+            self._keyring, self._stamp = keyring, stamp
+        return self._keyring
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells that a file changed: its inode, size and modification time."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _aad(provider_id: str) -> bytes:

@@ -6,8 +6,9 @@ old key can go. ``rotate`` appends a new current key to ``<data>/keys/llm.key`` 
 every stored API key with it at once, in one transaction; the old lines stay (delete them
 once ``status`` shows nothing sealed with them).
 
-``rotate`` runs only while no server uses the data directory: a running server keeps the
-keys it started with, and would not open keys sealed with one it does not have. With
+``rotate`` works while the server runs: the command uses the server's database, and the
+server reads the key file again when it changes (``keys.ServerKeys``), so it opens what
+was re-sealed and seals with the new key from then on. With
 ``SOUNDFORGE_SECRET_KEY`` set the file is not the current key: rotate by setting a new
 variable (the old value into ``SOUNDFORGE_OLD_SECRET_KEYS``) and restarting; the health job
 re-seals. Several nodes on one database (``SOUNDFORGE_DATABASE_URL``) need the same keys:
@@ -66,7 +67,6 @@ def run_keys_status(
 def run_keys_rotate(
     settings: Settings,
     in_tree: Callable[[Callable[[], Awaitable[int]]], int],
-    server_running: Callable[[], bool],
     *,
     nodes_stopped: bool = False,
 ) -> int:
@@ -74,11 +74,6 @@ def run_keys_rotate(
         raise KeysRefused(
             f"{SECRET_KEY_VAR} is set, so it is the current key, not the key file: rotate by "
             f"setting a new {SECRET_KEY_VAR} (the old value into {OLD_KEYS_VAR}) and restarting."
-        )
-    if server_running():
-        raise KeysRefused(
-            f"A SoundForge server is using {settings.data_dir}: stop it first (it keeps the keys "
-            "it started with, and would not open API keys sealed with a new one)."
         )
     if not settings.embedded_database and not nodes_stopped:
         raise KeysRefused(

@@ -5,7 +5,8 @@ over an ETS table). Its state is an :class:`LlmContext`, which callers read **wi
 message**, the way code reads an ETS table (``soundforge.actors.repo`` does the same with
 its pool): :func:`llm_context` returns it. It holds
 
-* the server's keyring (``keys.py``: ``SOUNDFORGE_SECRET_KEY`` or ``<data>/keys/llm.key``),
+* the server's keyring (``keys.py``: ``SOUNDFORGE_SECRET_KEY`` or ``<data>/keys/llm.key``,
+  read again when the file changes: ``keys.ServerKeys``),
 * the environment's providers (``environment.py``) and the client options,
 * the capability table (``capabilities.py``) with :meth:`LlmContext.model_for`,
   :meth:`LlmContext.best_for` and :meth:`LlmContext.listing`,
@@ -36,7 +37,7 @@ from soundforge.llm._client import ClientOptions
 from soundforge.llm.capabilities import ModelInfo, family_of, lookup, seed_table
 from soundforge.llm.environment import environment_targets
 from soundforge.llm.errors import RegistryNotRunning
-from soundforge.llm.keys import Keyring
+from soundforge.llm.keys import Keyring, ServerKeys
 from soundforge.llm.providers import Provider, Target
 from soundforge.runtime.child_spec import ChildSpec
 from soundforge.runtime.gen_server import GenServer, Init, NoReply, Server, cast, resolve
@@ -95,12 +96,12 @@ class Outcome(msgspec.Struct, frozen=True):
 class LlmContext:
     """The registry's state; read it with :func:`llm_context`, change it only by casts."""
 
-    __slots__ = ("environment", "health", "keyring", "models", "options", "telemetry")
+    __slots__ = ("environment", "health", "keys", "models", "options", "telemetry")
 
-    def __init__(self, options: LlmOptions, keyring: Keyring, telemetry: Telemetry) -> None:
+    def __init__(self, options: LlmOptions, keys: ServerKeys, telemetry: Telemetry) -> None:
         environ = os.environ if options.environ is None else options.environ
         self.options = options
-        self.keyring = keyring
+        self.keys = keys
         self.telemetry = telemetry
         self.environment: list[Target] = environment_targets(environ)
         self.models: dict[tuple[str, str], ModelInfo] = seed_table(options.models)
@@ -111,6 +112,11 @@ class LlmContext:
             f"LlmContext(models={len(self.models)}, environment="
             f"{[t.provider.id for t in self.environment]}, health={len(self.health)})"
         )
+
+    @property
+    def keyring(self) -> Keyring:
+        """The server's keys as the key file has them now."""
+        return self.keys.keyring
 
     def model_for(self, provider: Provider) -> ModelInfo:
         return lookup(self.models, family_of(provider.kind, provider.base_url), provider.model)
@@ -186,8 +192,8 @@ class ModelRegistry(GenServer[LlmContext]):
         me = current_process()
         assert me is not None
         environ = os.environ if options.environ is None else options.environ
-        keyring = Keyring.load(options.data_dir, environ)
-        return Init(LlmContext(options, keyring, me.node.telemetry))
+        keys = ServerKeys(options.data_dir, environ)
+        return Init(LlmContext(options, keys, me.node.telemetry))
 
     def handle_cast(self, msg: Any, state: LlmContext) -> NoReply[LlmContext]:
         if isinstance(msg, Outcome):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from soundforge.llm import Keyring, KeyUnavailable, LlmError, rotate
-from soundforge.llm.keys import KEY_FILE, key_id
+from soundforge.llm.keys import KEY_FILE, ServerKeys, key_id
 
 
 def b64(key: bytes) -> str:
@@ -96,3 +96,22 @@ def test_a_key_sealed_with_an_unknown_server_key_says_so(tmp_path: Path) -> None
         KeyUnavailable, match=f"server key {sealed.key_id}.*enter the API key again"
     ):
         Keyring.load(tmp_path, {}).open("p", sealed.ciphertext, sealed.nonce, sealed.key_id)
+
+
+def test_server_keys_follow_the_key_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    keys = ServerKeys(tmp_path, {})
+    first = keys.keyring
+    sealed = first.seal("p", "sk-before")
+    assert keys.keyring is first  # nothing changed: the same keyring, no read
+    new_id = rotate(tmp_path)
+    rotated = keys.keyring
+    assert rotated.current_id == new_id and first.current_id in rotated.ids
+    assert rotated.open("p", sealed.ciphertext, sealed.nonce, sealed.key_id) == "sk-before"
+    # A file caught halfway through a write: the keyring stays, and the next use reads again.
+    path = tmp_path / KEY_FILE
+    good = path.read_text()
+    path.write_text(good + "c29tZQ")
+    assert keys.keyring is rotated
+    assert "the server keys were not read again" in caplog.text
+    path.write_text(good + b64(os.urandom(32)) + "\n")
+    assert keys.keyring.current_id not in (first.current_id, new_id)

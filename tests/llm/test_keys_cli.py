@@ -1,6 +1,7 @@
 """``soundforge keys status|rotate`` as a user runs them: real subprocesses on a scratch data
 directory with its embedded PostgreSQL; the test opens the cluster itself in between to
-store a provider key and to check what rotation did to it."""
+store a provider key and to check what rotation did to it. Then a rotation while the server
+runs: its database up, and a running ModelRegistry that must use the new key at once."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from typing import Any, TypeVar
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 
+from soundforge.llm import LlmContext, stream_chat
 from soundforge.llm.keys import KEY_FILE, Keyring
 from soundforge.llm.providers import NewProvider, create_provider
 from soundforge.storage.embedded_postgres import EmbeddedPostgres
 from tests.embedded_pg import scratch_data_dir
+from tests.fakes.anthropic_api import FakeAnthropic, Reply
+from tests.llm.conftest import collect
+from tests.llm.test_router import QUESTION, claude, text
 
 CLI = [sys.executable, "-m", "soundforge", "keys"]
 KEY = "sk-ant-rotate-me-x7Qa"
@@ -90,15 +95,51 @@ async def test_rotate_reseals_every_stored_key_and_status_says_what_can_go(
     assert f"1 stored API key(s) sealed with {new.current_id}" in status.stdout
 
 
-async def test_rotate_refuses_while_a_server_uses_the_data_directory(data_dir: Path) -> None:
-    async def attempt(_conn: Any) -> subprocess.CompletedProcess[str]:
-        return keys(data_dir, "rotate")
+async def test_rotate_runs_on_the_running_servers_database(data_dir: Path) -> None:
+    prepared = keys(data_dir, "status")
+    assert prepared.returncode == 0, prepared.stderr
+    old = Keyring.load(data_dir, {})
 
-    refused = await with_database(data_dir, attempt)
-    assert refused.returncode == 2
-    assert "stop it first" in refused.stderr and "Traceback" not in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-    assert not (data_dir / KEY_FILE).exists()  # nothing was changed
+    async def rotate_meanwhile(conn: Any) -> tuple[subprocess.CompletedProcess[str], str]:
+        new = NewProvider(name="Claude", kind="anthropic", model="claude-sonnet-4-6", api_key=KEY)
+        await create_provider(conn, old, None, new)
+        rotated = keys(data_dir, "rotate")  # the cluster is up, as under a running server
+        key_id: str = await conn.fetchval("SELECT api_key_key_id FROM llm_providers")
+        return rotated, key_id
+
+    rotated, sealed_with = await with_database(data_dir, rotate_meanwhile)
+    assert rotated.returncode == 0, rotated.stderr
+    new_id = Keyring.load(data_dir, {}).current_id
+    assert f"new current key {new_id}; re-sealed 1 stored API key(s)" in rotated.stdout
+    assert sealed_with == new_id != old.current_id
+
+
+async def test_a_running_server_uses_a_key_rotated_meanwhile_at_once(
+    llm: LlmContext,
+    conn: Any,
+    user_id: str,
+    anthropic_fake: FakeAnthropic,
+    migrated_url: str,
+) -> None:
+    """The server's registry sealed a provider's key; ``keys rotate`` re-seals it with a new
+    server key. The next turn opens it, and the next key stored is sealed with the new one."""
+    before = llm.keyring.current_id
+    await create_provider(conn, llm.keyring, user_id, claude(anthropic_fake))
+    rotated = keys(
+        llm.options.data_dir,
+        "rotate",
+        "--nodes-stopped",
+        SOUNDFORGE_DATABASE_URL=migrated_url,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-sealed 1 stored API key(s)" in rotated.stdout
+    assert llm.keyring.current_id != before and before in llm.keyring.ids
+
+    anthropic_fake.script.append(Reply(text="8A, A minor."))
+    assert text(await collect(stream_chat(conn, user_id, QUESTION))) == "8A, A minor."
+    await create_provider(conn, llm.keyring, user_id, claude(anthropic_fake, name="Spare"))
+    sealed_with = await conn.fetch("SELECT api_key_key_id FROM llm_providers")
+    assert {row[0] for row in sealed_with} == {llm.keyring.current_id}
 
 
 def test_rotate_refuses_when_the_key_comes_from_the_environment(data_dir: Path) -> None:
