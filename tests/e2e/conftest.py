@@ -26,7 +26,9 @@ import pytest
 from soundforge.accounts import create_session
 from soundforge.actors import repo
 from soundforge.config import Settings
+from soundforge.jobs.pipeline import Download
 from soundforge.music.tracks import NewTrack, create_track, set_status
+from soundforge.queue import insert
 from soundforge.runtime.application import Application
 from soundforge.supervisors import Root, RootOptions
 from soundforge.supervisors.root import NAMES
@@ -237,3 +239,22 @@ async def add_tracks(server: WebServer, *titles: str, status: str = "ready") -> 
             await set_status(conn, track_id, status)
             ids.append(track_id)
     return ids
+
+
+async def track_with_a_queued_download(server: WebServer, title: str) -> tuple[str, int]:
+    """A track of the admin's whose download is queued (for an hour: no worker takes it);
+    returns the track's id and the job's."""
+    (track_id,) = await add_tracks(server, title, status="downloading")
+    async with repo.connection(NAMES.repo) as conn:
+        job = await insert(conn, Download, {"track_id": track_id, "request": {}}, schedule_in=3600)
+    return track_id, job.id
+
+
+async def end_silently(job_id: int) -> None:
+    """Complete a job in the database without the event its worker would publish."""
+    async with repo.connection(NAMES.repo) as conn:
+        await conn.execute(
+            "UPDATE jobs SET state = 'completed', attempt = 1, attempted_at = now(),"
+            " completed_at = now() WHERE id = $1",
+            job_id,
+        )

@@ -19,17 +19,15 @@ from typing import Any
 
 import pytest
 
-from soundforge.actors import repo
-from soundforge.jobs.pipeline import Download
-from soundforge.queue import insert
-from soundforge.supervisors.root import NAMES
 from tests.e2e.conftest import (
     FreshServer,
     Problems,
     add_tracks,
+    end_silently,
     hold_script,
     new_context,
     sign_in_page,
+    track_with_a_queued_download,
     watch,
 )
 from tests.jobs.conftest import write_song
@@ -146,9 +144,7 @@ async def test_a_stage_that_ends_before_the_page_follows_its_track_still_shows(
     """The race behind a flaky run: the list was read with the download queued, the download
     ended and announced it to nobody, and only then did the page subscribe to the track. The
     page reads the list again once the server confirms the subscription."""
-    (track_id,) = await add_tracks(server, "Late Subscriber", status="downloading")
-    async with repo.connection(NAMES.repo) as conn:
-        job = await insert(conn, Download, {"track_id": track_id, "request": {}}, schedule_in=3600)
+    _, job_id = await track_with_a_queued_download(server, "Late Subscriber")
     context = await new_context(browser, service_workers="block")
     page = await watch(context, problems)
     held = await hold_script(page, "library.js")
@@ -156,12 +152,7 @@ async def test_a_stage_that_ends_before_the_page_follows_its_track_still_shows(
     await held.requested()
     download = page.locator('.track .stage[data-stage="download"]')
     assert await download.get_attribute("class") == "stage state-waiting"
-    async with repo.connection(NAMES.repo) as conn:  # no event: nobody was listening
-        await conn.execute(
-            "UPDATE jobs SET state = 'completed', attempt = 1, attempted_at = now(),"
-            " completed_at = now() WHERE id = $1",
-            job.id,
-        )
+    await end_silently(job_id)  # nobody was listening
     held.release()
     await signing_in
     await page.wait_for_selector("#library[data-ready]")

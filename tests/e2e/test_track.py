@@ -23,7 +23,15 @@ import pytest
 from soundforge.accounts import create_session
 from soundforge.actors import repo
 from soundforge.supervisors.root import NAMES
-from tests.e2e.conftest import Problems, new_context, watch
+from tests.e2e.conftest import (
+    Problems,
+    admin_context_of,
+    end_silently,
+    hold_script,
+    new_context,
+    track_with_a_queued_download,
+    watch,
+)
 from tests.jobs.conftest import write_song
 from tests.web.conftest import WebServer, api_client, api_token
 
@@ -218,3 +226,26 @@ async def test_reseparating_shows_live_progress_until_the_track_is_ready_again(
     assert (await page.text_content("#track-status")).strip() == "ready"
     await page.wait_for_selector("#play-button:not([disabled])", timeout=30_000)
     assert await player(page, "JSON.stringify(__player.stems.map((s) => s.name))") == first_ids
+
+
+async def test_a_stage_that_ends_before_the_track_page_follows_it_still_shows(
+    server: WebServer, browser: Any, problems: Problems
+) -> None:
+    """The page was rendered with the download queued; it ended, telling nobody, before the
+    page's script subscribed. The page reads itself again once the server confirms."""
+    track_id, job_id = await track_with_a_queued_download(server, "Late Page")
+    context = await admin_context_of(browser, server, service_workers="block")
+    page = await watch(context, problems)
+    held = await hold_script(page, "track.js")
+    navigation = asyncio.create_task(page.goto(f"{server.url}/tracks/{track_id}"))
+    await held.requested()
+    download = page.locator('#pipeline .stage[data-stage="download"]')
+    assert await download.get_attribute("data-state") == "scheduled"
+    await end_silently(job_id)
+    held.release()
+    await navigation
+    await page.wait_for_selector(
+        '#pipeline .stage[data-stage="download"][data-state="completed"]', timeout=10_000
+    )
+    assert await download.locator(".stage-percent").inner_text() == "100 %"
+    await context.close()

@@ -45,12 +45,13 @@ let data = JSON.parse(/** @type {HTMLElement} */ ($('track-data')).textContent ?
 
 /**
  * @param {string} stage
- * @param {{ state?: string, progress?: number, label?: string, error?: string | null }} update
+ * @param {{ state?: string, progress?: number, label?: string, error?: string | null, jobId?: number }} update
  */
-function showStage(stage, { state, progress, label, error }) {
+function showStage(stage, { state, progress, label, error, jobId }) {
   const row = document.querySelector(`.stage[data-stage="${CSS.escape(stage)}"]`);
   if (!(row instanceof HTMLElement)) return;
   if (state) row.dataset.state = state;
+  if (jobId != null) row.dataset.jobId = String(jobId);
   if (typeof progress === 'number') {
     const bar = /** @type {HTMLProgressElement} */ (row.querySelector('progress'));
     bar.value = progress;
@@ -110,6 +111,7 @@ function followPipeline() {
           state: event.state,
           progress: event.state === 'completed' ? 1 : event.state === 'started' ? 0 : undefined,
           error: event.error ?? null,
+          jobId: event.job_id,
         });
         break;
       case 'track.status':
@@ -124,6 +126,7 @@ async function refreshData() {
   const response = await fetch(location.pathname, { headers: { Accept: 'text/html' }, credentials: 'same-origin' });
   if (!response.ok) return;
   const html = new DOMParser().parseFromString(await response.text(), 'text/html');
+  refreshStages(html);
   const block = html.getElementById('track-data');
   if (!block?.textContent) return;
   const fresh = JSON.parse(block.textContent);
@@ -141,6 +144,33 @@ async function refreshData() {
   const selected = fresh.separations.find((/** @type {any} */ s) => s.key === current);
   // The same engine and model separated again: its files were replaced.
   if (selected && stemIds(selected) !== loadedIds) await loadSeparation(selected.key);
+}
+
+/** A stage's states while its job runs: the job's (`executing`) and the event's (`started`). */
+const RUNNING = new Set(['executing', 'started']);
+
+/** @param {Element} row a stage's row */
+function progressOf(row) {
+  return /** @type {HTMLProgressElement} */ (row.querySelector('progress')).value;
+}
+
+/**
+ * The pipeline's rows from a page read again, where they are newer than what the events
+ * showed meanwhile: a stage's job seen completed stays so, and a running one's bar only grows.
+ * @param {Document} html
+ */
+function refreshStages(html) {
+  for (const fresh of html.querySelectorAll('#pipeline .stage[data-stage]')) {
+    if (!(fresh instanceof HTMLElement)) continue;
+    const shown = document.querySelector(`#pipeline .stage[data-stage="${CSS.escape(fresh.dataset.stage ?? '')}"]`);
+    if (!(shown instanceof HTMLElement)) continue;
+    if (shown.dataset.jobId === fresh.dataset.jobId) {
+      if (shown.dataset.state === 'completed') continue; // nothing newer can be said of it
+      if (RUNNING.has(shown.dataset.state ?? '') && RUNNING.has(fresh.dataset.state ?? '')
+        && progressOf(fresh) < progressOf(shown)) continue;
+    }
+    shown.replaceWith(document.importNode(fresh, true));
+  }
 }
 
 /** What identifies a separation's files: another id or format means other audio. @param {any} separation */
