@@ -48,20 +48,27 @@ async def conn(migrated_url: str) -> AsyncIterator[Any]:
     a quiet queue), with some executing all the same."""
     conn = await asyncpg.connect(migrated_url)
     try:
-        await conn.execute(
-            "INSERT INTO jobs (queue, worker, state) "
-            "SELECT 'default', 'w', 'completed' FROM generate_series(1, 2000)"
-        )
-        await conn.execute("ANALYZE jobs")
-        await conn.execute(
-            "INSERT INTO jobs (queue, worker, state, attempt, attempted_by) "
-            "SELECT 'default', 'w', 'executing', 1, 'node-a' FROM generate_series(1, 300)"
-        )
+        await _stale_statistics(conn, finished=2000, executing=300)
         await conn.execute("SET plan_cache_mode = force_generic_plan")
         await conn.execute("SET enable_seqscan = off")
         yield conn
     finally:
         await conn.close()
+
+
+async def _stale_statistics(conn: Any, finished: int, executing: int) -> None:
+    """``finished`` jobs, an ANALYZE that sees them, then ``executing`` jobs of node-a."""
+    await conn.execute(
+        "INSERT INTO jobs (queue, worker, state, attempt) "
+        "SELECT 'default', 'w', 'completed', 1 FROM generate_series(1, $1::int)",
+        finished,
+    )
+    await conn.execute("ANALYZE jobs")
+    await conn.execute(
+        "INSERT INTO jobs (queue, worker, state, attempt, attempted_by) "
+        "SELECT 'default', 'w', 'executing', 1, 'node-a' FROM generate_series(1, $1::int)",
+        executing,
+    )
 
 
 async def _plan(conn: Any, statement: str, arguments: str | None) -> str:
@@ -101,15 +108,7 @@ async def stale(migrated_url: str) -> AsyncIterator[Any]:
     """20,000 finished jobs and statistics that say none is executing; then 250 are."""
     conn = await asyncpg.connect(migrated_url)
     try:
-        await conn.execute(
-            "INSERT INTO jobs (queue, worker, state, attempt) "
-            "SELECT 'default', 'w', 'completed', 1 FROM generate_series(1, 20000)"
-        )
-        await conn.execute("ANALYZE jobs")
-        await conn.execute(
-            "INSERT INTO jobs (queue, worker, state, attempt, attempted_by) "
-            "SELECT 'default', 'w', 'executing', 1, 'node-a' FROM generate_series(1, 250)"
-        )
+        await _stale_statistics(conn, finished=20000, executing=250)
         yield conn
     finally:
         await conn.close()
