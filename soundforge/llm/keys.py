@@ -109,15 +109,19 @@ class Keyring:
         return frozenset(self._keys)
 
     @classmethod
-    def load(cls, data_dir: Path, environ: Mapping[str, str]) -> Keyring:
+    def load(cls, data_dir: Path, environ: Mapping[str, str], *, create: bool = True) -> Keyring:
         """The keys from the environment and ``<data>/keys/llm.key`` (see the module doc);
-        the file is created only when no ``SOUNDFORGE_SECRET_KEY`` is set."""
+        the file is created when it is missing, no ``SOUNDFORGE_SECRET_KEY`` is set and
+        ``create`` allows it (otherwise a missing file is an :class:`LlmError`)."""
         keys: list[bytes] = []
+        path = data_dir / KEY_FILE
         if environ.get(SECRET_KEY_VAR):
             keys.append(_decode(environ[SECRET_KEY_VAR], SECRET_KEY_VAR))
-            keys += reversed(_read_file(data_dir / KEY_FILE))
+            keys += reversed(_read_file(path))
         else:
-            keys += reversed(_read_file(data_dir / KEY_FILE, create=True))
+            keys += reversed(_read_file(path, create=create))
+            if not keys:
+                raise LlmError(f"{path} is missing.")
         for old in (environ.get(OLD_KEYS_VAR) or "").split(","):
             if old.strip():
                 keys.append(_decode(old, OLD_KEYS_VAR))
@@ -151,8 +155,9 @@ class ServerKeys:
 
     ``keyring`` compares the file's stat with the one it was read at and loads it again when
     they differ (a ``keys rotate`` meanwhile). A file that does not read (caught halfway
-    through a write) leaves the keyring as it was, and the next use tries again. The swap is
-    one reference, so a reader never sees half a keyring.
+    through a write) leaves the keyring as it was, and the next use tries again; so does a
+    file that is gone (no new key is made while the server runs: that would lose the old
+    ones). The swap is one reference, so a reader never sees half a keyring.
     """
 
     __slots__ = ("_data_dir", "_environ", "_keyring", "_stamp")
@@ -160,18 +165,22 @@ class ServerKeys:
     def __init__(self, data_dir: Path, environ: Mapping[str, str]) -> None:
         self._data_dir = data_dir
         self._environ = dict(environ)
-        self._stamp = _stamp(data_dir / KEY_FILE)
         self._keyring = Keyring.load(data_dir, self._environ)
+        self._stamp = _stamp(data_dir / KEY_FILE)
 
     def __repr__(self) -> str:
         return f"ServerKeys({self._keyring!r})"
 
     @property
     def keyring(self) -> Keyring:
-        stamp = _stamp(self._data_dir / KEY_FILE)
-        if stamp != self._stamp:
+        path = self._data_dir / KEY_FILE
+        stamp = _stamp(path)
+        if stamp is None and self._stamp is not None:
+            log.warning("%s is gone: the server keeps the keys it read", path)
+            self._stamp = None
+        elif stamp != self._stamp:
             try:
-                keyring = Keyring.load(self._data_dir, self._environ)
+                keyring = Keyring.load(self._data_dir, self._environ, create=False)
             except LlmError as error:
                 log.warning("the server keys were not read again: %s", error)
                 return self._keyring

@@ -114,4 +114,9 @@ def test_server_keys_follow_the_key_file(tmp_path: Path, caplog: pytest.LogCaptu
     assert keys.keyring is rotated
     assert "the server keys were not read again" in caplog.text
     path.write_text(good + b64(os.urandom(32)) + "\n")
-    assert keys.keyring.current_id not in (first.current_id, new_id)
+    third = keys.keyring
+    assert third.current_id not in (first.current_id, new_id)
+    # A file that is gone is not made again while the server runs: its keys stay.
+    path.unlink()
+    assert keys.keyring is third and not path.exists()
+    assert "is gone: the server keeps the keys it read" in caplog.text
