@@ -155,7 +155,8 @@ class ServerKeys:
 
     ``keyring`` compares the file's stat with the one it was read at and loads it again when
     they differ (a ``keys rotate`` meanwhile). A file that does not read (caught halfway
-    through a write) leaves the keyring as it was, and the next use tries again; so does a
+    through a write) leaves the keyring as it was, with one warning, until the file changes
+    again; so does a
     file that is gone (no new key is made while the server runs: that would lose the old
     ones). The swap is one reference, so a reader never sees half a keyring.
     """
@@ -183,6 +184,7 @@ class ServerKeys:
                 keyring = Keyring.load(self._data_dir, self._environ, create=False)
             except LlmError as error:
                 log.warning("the server keys were not read again: %s", error)
+                self._stamp = stamp  # once: the file's next change is read again
                 return self._keyring
             if keyring.current_id != self._keyring.current_id:
                 log.info("server key %s is current now", keyring.current_id)
